@@ -1,0 +1,123 @@
+"""dbt models as Dagster assets: one lineage graph from landing files to marts.
+
+* dbt sources carry ``meta.dagster.asset_key`` = the Python ingestion assets' keys, so the
+  graph is connected (dagster-dbt reads that meta by default).
+* dbt tests become asset checks.
+* Every model updates by declarative automation when anything upstream updates
+  (:func:`raw_to_marts_condition`); the automation sensor tags those runs ``factory/dbt`` so
+  the run queue allows one dbt build at a time.
+* Nothing runs at import: the manifest is built on first use by :func:`dbt_project`.
+"""
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from factory_assets import settings
+from resources.warehouse import WarehouseResource
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT_RUN_TAGS = {"factory/dbt": "build"}
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the project venv), else whatever is on PATH."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def _parse_env() -> dict[str, str]:
+    """Profile variables for commands that do not connect (parse): placeholders are enough."""
+    env = dict(os.environ)
+    env.setdefault("FACTORY_DBT_HOST", "localhost")
+    env.setdefault("FACTORY_DBT_USER", "postgres")
+    env.setdefault("FACTORY_DBT_DBNAME", "factory")
+    env["DO_NOT_TRACK"] = "1"
+    return env
+
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project, with its manifest built by ``dbt parse`` if it is missing."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    if not project.manifest_path.exists():
+        subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR)],
+            check=True,
+            env=_parse_env(),
+        )
+    return project
+
+
+def raw_to_marts_condition() -> dg.AutomationCondition:
+    """Like ``eager()``, for models downstream of daily-partitioned raw assets.
+
+    ``eager()`` waits while any dependency partition is missing, and for a model depending on
+    daily partitions most days have no file — it would never fire. This condition runs when any
+    dependency updated (or the model is newly missing), once nothing upstream is in progress.
+    """
+    return (
+        (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("eager_raw_to_marts")
+
+
+class FactoryTranslator(DagsterDbtTranslator):
+    """Keys ``[schema, model]``; groups by domain folder (``models/<layer>/<domain>/``)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        schema = dbt_resource_props.get("schema") or "dbt"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[2] if len(fqn) > 3 else "dbt"
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        if dbt_resource_props["resource_type"] in ("model", "snapshot"):
+            return raw_to_marts_condition()
+        return None
+
+
+TRANSLATOR = FactoryTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=TRANSLATOR,
+        name="factory_dbt_models",
+        op_tags=DBT_RUN_TAGS,
+    )
+    def factory_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        warehouse.ensure_schema()  # sources must exist even before the first file arrives
+        os.environ.update(settings.dbt_env(warehouse.resolved_url()))
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return factory_dbt_models
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+    )

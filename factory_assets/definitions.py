@@ -1,0 +1,39 @@
+"""The Dagster code location: merges every domain's assets, checks, sensors and resources.
+
+``defs`` is lazy (``@dg.definitions``): nothing is built at import; the dbt manifest is read
+(or parsed once) only when Dagster loads the location.
+"""
+
+import dagster as dg
+
+from factory_assets.dbt_assets import DBT_RUN_TAGS, build_dbt_assets
+from factory_assets.machine_logs.assets import machine_logs_ingest
+from factory_assets.resources_config import build_resources
+
+LEDGER = dg.AssetSpec(
+    ["ingest", "ledger"],
+    group_name="ingest",
+    description="raw.ingest_ledger: one row per landing-zone file version, written by every ingestion asset.",
+    kinds={"postgres"},
+)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    from sensors.machine_logs import machine_logs_sensor
+
+    dbt_models = build_dbt_assets()
+    automation = dg.AutomationConditionSensorDefinition(
+        "raw_to_marts_automation",
+        target=dg.AssetSelection.assets(dbt_models),
+        run_tags=DBT_RUN_TAGS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=15,
+        description="Rebuilds dbt models when the raw tables they read are updated.",
+    )
+    return dg.Definitions(
+        assets=[LEDGER, machine_logs_ingest, dbt_models],
+        sensors=[machine_logs_sensor, automation],
+        resources=build_resources(),
+        executor=dg.in_process_executor,
+    )

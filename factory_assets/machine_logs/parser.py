@@ -1,0 +1,245 @@
+"""Parser for machining-centre log files (DESIGN.md §6.1).
+
+Pure functions only: bytes in, rows out. Every input line ends up in exactly one bucket —
+parsed, blank or rejected (with a reason) — so ``lines_in == parsed + blank + rejected`` holds
+for any input, which the tests check on arbitrary bytes.
+
+Line grammar: ``YYYYMMDD HH:MM:SS|@<Event>[: <details>]`` in plant local time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# Bump when parsing rules change: the ingestion asset's code version follows it, so Dagster
+# marks every loaded day stale and a backfill re-parses the archive.
+PARSER_VERSION = "1"
+
+FILE_NAME_RE = re.compile(r"^machine_logs/([A-Za-z0-9][A-Za-z0-9_.-]*)/(\d{8})\.log$", re.IGNORECASE)
+WAIT_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*s(?:ec(?:ond)?s?)?\s*$", re.IGNORECASE)
+NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)?$")
+MAX_LINE_TEXT = 500
+
+KNOWN_EVENTS = frozenset({"StukUitgevoerd", "MachineWait", "MachineStop", "MachineStart", "JobProfiel"})
+
+
+class BadFileName(ValueError):
+    """The path does not follow ``machine_logs/<CENTRE>/YYYYMMDD.LOG``."""
+
+
+def session_of_path(path: str) -> tuple[str, date]:
+    """(centre, production date) from a landing path, or :class:`BadFileName` with the reason."""
+    m = FILE_NAME_RE.match(path)
+    if not m:
+        raise BadFileName(f"expected machine_logs/<CENTRE>/YYYYMMDD.LOG, got {path!r}")
+    try:
+        day = datetime.strptime(m.group(2), "%Y%m%d").date()
+    except ValueError as exc:
+        raise BadFileName(f"file name date {m.group(2)!r} is not a calendar date") from exc
+    return m.group(1), day
+
+
+@dataclass
+class ParsedLog:
+    centre: str
+    production_date: date
+    lines_in: int = 0
+    lines_parsed: int = 0
+    lines_blank: int = 0
+    # (line_no, event_at, reference, length_mm, colour, details)
+    job_profiles: list[tuple] = field(default_factory=list)
+    # (line_no, event_at, job_profile_line_no, reference, details)
+    pieces: list[tuple] = field(default_factory=list)
+    # (line_no, started_at, ended_at, seconds)
+    waits: list[tuple] = field(default_factory=list)
+    # (line_no, started_at, ended_at, seconds, end_line_no, closed_at_eof)
+    stops: list[tuple] = field(default_factory=list)
+    # (line_no, reason, detail, line_text)
+    rejected: list[tuple] = field(default_factory=list)
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
+    open_stop_closed_at_eof: bool = False
+
+    @property
+    def lines_rejected(self) -> int:
+        return len(self.rejected)
+
+    @property
+    def rows_loaded(self) -> int:
+        return len(self.job_profiles) + len(self.pieces) + len(self.waits) + len(self.stops)
+
+    def is_conserved(self) -> bool:
+        return self.lines_in == self.lines_parsed + self.lines_blank + self.lines_rejected
+
+
+class _LocalClock:
+    """Converts wall-clock seconds of one plant-local day to UTC instants.
+
+    On ordinary days the UTC offset is constant, so conversion is one addition. On a
+    daylight-saving day each time goes through zoneinfo; a repeated autumn hour is resolved by
+    file order: once time would run backwards we take the second occurrence (fold=1).
+    """
+
+    def __init__(self, day: date, tz: ZoneInfo):
+        self.day = day
+        self.tz = tz
+        start = datetime(day.year, day.month, day.day, tzinfo=tz)
+        end = start + timedelta(hours=23, minutes=59, seconds=59)
+        self.constant = start.utcoffset() == end.utcoffset() and not self._has_transition(start)
+        self.base = datetime(day.year, day.month, day.day, tzinfo=UTC) - start.utcoffset()
+        self.prev: datetime | None = None
+
+    def _has_transition(self, start: datetime) -> bool:
+        offsets = {
+            (start.replace(tzinfo=None) + timedelta(hours=h)).replace(tzinfo=self.tz).utcoffset()
+            for h in range(24)
+        }
+        return len(offsets) > 1
+
+    def to_utc(self, seconds: int) -> datetime:
+        if self.constant:
+            return self.base + timedelta(seconds=seconds)
+        naive = datetime(self.day.year, self.day.month, self.day.day) + timedelta(seconds=seconds)
+        first = naive.replace(tzinfo=self.tz, fold=0).astimezone(UTC)
+        second = naive.replace(tzinfo=self.tz, fold=1).astimezone(UTC)
+        chosen = first
+        if first != second and self.prev is not None and self.prev > first:
+            chosen = second  # repeated hour, second pass: time never runs backwards in a file
+        if self.prev is None or chosen > self.prev:
+            self.prev = chosen
+        return chosen
+
+
+def _parse_job_profile(details: str) -> tuple[str, float | None, str | None] | str:
+    """(reference, length_mm, colour) or an error message."""
+    tokens = details.split()
+    reference = length = colour = None
+    for i, tok in enumerate(tokens):
+        key, _, value = tok.partition(":")
+        key = key.upper()
+        if key == "R" and reference is None:
+            reference = value or (tokens[i + 1] if i + 1 < len(tokens) and ":" not in tokens[i + 1] else "")
+        elif key == "L" and length is None:
+            length = value
+        elif key == "C" and colour is None:
+            colour = value or None
+    if not reference:
+        return "JobProfiel without a reference (R:<reference>)"
+    length_mm = None
+    if length is not None:
+        if not NUMBER_RE.match(length):
+            return f"JobProfiel length {length!r} is not a number"
+        length_mm = float(length.replace(",", "."))
+    return reference, length_mm, colour
+
+
+def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInfo) -> ParsedLog:
+    """Parse one file's bytes into rows; never raises on bad content."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    out = ParsedLog(centre=centre, production_date=production_date)
+    text = data.replace(b"\x00", b"").decode("latin-1")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # a final newline ends the last line; it does not start a blank one
+    out.lines_in = len(lines)
+    day_str = production_date.strftime("%Y%m%d")
+    clock = _LocalClock(production_date, zone)
+    reject = out.rejected.append
+    current_profile: tuple[int, str] | None = None
+    open_stop: tuple[int, datetime] | None = None
+    first = last = None
+
+    for line_no, raw in enumerate(lines, start=1):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if not line.strip():
+            out.lines_blank += 1
+            continue
+        stripped = line.strip()
+        marker = stripped.find("|@")
+        if marker < 0:
+            reject((line_no, "no_event_marker", "no '|@' event marker", line[:MAX_LINE_TEXT]))
+            continue
+        stamp = stripped[:marker]
+        if (
+            len(stamp) != 17
+            or stamp[8] != " "
+            or stamp[11] != ":"
+            or stamp[14] != ":"
+            or not stamp[:8].isdigit()
+            or not (stamp[9:11] + stamp[12:14] + stamp[15:17]).isdigit()
+        ):
+            reject((line_no, "bad_timestamp", f"timestamp {stamp[:40]!r} is not YYYYMMDD HH:MM:SS", line[:MAX_LINE_TEXT]))
+            continue
+        hh, mm, ss = int(stamp[9:11]), int(stamp[12:14]), int(stamp[15:17])
+        if hh > 23 or mm > 59 or ss > 59:
+            reject((line_no, "bad_timestamp", f"time {stamp[9:]!r} out of range", line[:MAX_LINE_TEXT]))
+            continue
+        if stamp[:8] != day_str:
+            try:
+                datetime.strptime(stamp[:8], "%Y%m%d")
+            except ValueError:
+                reject((line_no, "bad_timestamp", f"date {stamp[:8]!r} is not a calendar date", line[:MAX_LINE_TEXT]))
+                continue
+            reject((line_no, "date_outside_file_day", f"line date {stamp[:8]} is not the file's day {day_str}", line[:MAX_LINE_TEXT]))
+            continue
+        body = stripped[marker + 2 :]
+        event, sep, details = body.partition(":")
+        event = event.strip()
+        details = details.strip() if sep else ""
+        if event not in KNOWN_EVENTS:
+            reject((line_no, "unknown_event", f"unknown event {event[:40]!r}", line[:MAX_LINE_TEXT]))
+            continue
+
+        if event == "MachineWait":
+            m = WAIT_RE.match(details)
+            if not m:
+                reject((line_no, "bad_details", f"MachineWait needs '<N> sec', got {details[:40]!r}", line[:MAX_LINE_TEXT]))
+                continue
+            seconds = float(m.group(1).replace(",", "."))
+            at = clock.to_utc(hh * 3600 + mm * 60 + ss)
+            out.waits.append((line_no, at, at + timedelta(seconds=seconds), seconds))
+        elif event == "JobProfiel":
+            parsed = _parse_job_profile(details)
+            if isinstance(parsed, str):
+                reject((line_no, "bad_details", parsed, line[:MAX_LINE_TEXT]))
+                continue
+            at = clock.to_utc(hh * 3600 + mm * 60 + ss)
+            reference, length_mm, colour = parsed
+            out.job_profiles.append((line_no, at, reference, length_mm, colour, details))
+            current_profile = (line_no, reference)
+        else:
+            at = clock.to_utc(hh * 3600 + mm * 60 + ss)
+            if event == "StukUitgevoerd":
+                out.pieces.append(
+                    (
+                        line_no,
+                        at,
+                        current_profile[0] if current_profile else None,
+                        current_profile[1] if current_profile else None,
+                        details or None,
+                    )
+                )
+            elif event == "MachineStop":
+                if open_stop is None:
+                    open_stop = (line_no, at)
+            elif open_stop is not None:  # MachineStart closes the open stop
+                start_line, started = open_stop
+                out.stops.append(
+                    (start_line, started, at, max((at - started).total_seconds(), 0.0), line_no, False)
+                )
+                open_stop = None
+        out.lines_parsed += 1
+        if first is None:
+            first = at
+        last = at if last is None or at > last else last
+
+    if open_stop is not None:
+        start_line, started = open_stop
+        end = last if last is not None and last > started else started
+        out.stops.append((start_line, started, end, (end - started).total_seconds(), None, True))
+        out.open_stop_closed_at_eof = True
+    out.first_event_at, out.last_event_at = first, last
+    return out

@@ -1,0 +1,31 @@
+"""Resource wiring from the environment (DESIGN.md §4), shared by the code location and the CLI.
+
+A configured variable is injected as ``EnvVar`` (resolved at run time, never shown in the UI);
+an unset one leaves the field empty so the resource falls back to the documented default.
+"""
+
+import os
+
+import dagster as dg
+
+from factory_assets.dbt_assets import dbt_resource
+from resources.landing import LandingZoneResource
+from resources.warehouse import WarehouseResource
+
+
+def _env(name: str) -> dg.EnvVar | None:
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources() -> dict:
+    sftp = {
+        "sftp_key_file": _env("FACTORY_SFTP_KEY_FILE"),
+        "sftp_password": _env("FACTORY_SFTP_PASSWORD"),
+        "sftp_known_hosts": _env("FACTORY_SFTP_KNOWN_HOSTS"),
+    }
+    return {
+        "warehouse": WarehouseResource(url=_env("FACTORY_WAREHOUSE_URL")),
+        "landing": LandingZoneResource(role="landing", url=_env("FACTORY_LANDING_URL"), **sftp),
+        "archive": LandingZoneResource(role="archive", url=_env("FACTORY_ARCHIVE_URL"), **sftp),
+        "dbt": dbt_resource(),
+    }

@@ -1,0 +1,1 @@
+"""Sensors (landing-zone watchers) and schedules."""
