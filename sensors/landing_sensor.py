@@ -40,6 +40,24 @@ def run_key(source: str, partition: str | None, files: list[tuple[FileEntry, int
     return f"{source}:{partition or '-'}:{h.hexdigest()[:20]}"
 
 
+def unused_run_key(instance: dg.DagsterInstance, base: str, max_generations: int = 5) -> str | None:
+    """The run key to request for ``base``, or None while a run with it is still in flight.
+
+    A finished run with this key that left the files pending (e.g. cancelled while queued, so
+    it never reached the ledger) must not block them forever: the next generation
+    ``base:rN`` is used. Losing Dagster's storage only means the key is requested again; the
+    ledger still prevents double loads.
+    """
+    for generation in range(max_generations):
+        key = base if generation == 0 else f"{base}:r{generation}"
+        records = instance.get_run_records(dg.RunsFilter(tags={"dagster/run_key": key}), limit=1)
+        if not records:
+            return key
+        if not records[0].dagster_run.is_finished:
+            return None
+    return None
+
+
 def plan_tick(
     listing: list[FileEntry],
     states: dict[tuple, ledger.LedgerState],
@@ -130,17 +148,26 @@ def build_landing_sensor(
         except WarehouseUnavailable as exc:
             return dg.SkipReason(str(exc))
 
-        requests = [
-            dg.RunRequest(
-                run_key=run_key(source, partition, files),
-                partition_key=partition,
-                tags={"factory/source": source, "factory/files": str(len(files))},
+        requests = []
+        in_flight = 0
+        for partition, files in ready.items():
+            key = unused_run_key(context.instance, run_key(source, partition, files))
+            if key is None:
+                in_flight += 1  # its run is queued or running: nothing to request this tick
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=key,
+                    partition_key=partition,
+                    tags={"factory/source": source, "factory/files": str(len(files))},
+                )
             )
-            for partition, files in ready.items()
-        ]
         skip = None
         if not requests:
-            skip = f"{len(listing)} file(s) listed, none new and stable ({settling} settling)"
+            skip = (
+                f"{len(listing)} file(s) listed, none new and stable "
+                f"({settling} settling, {in_flight} partition(s) with a run in flight)"
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor), skip_reason=skip)
 
     return _sensor

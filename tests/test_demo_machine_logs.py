@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from factory_assets.demo import machine_logs as ml
 from factory_assets.demo.machine_logs import generate_day, lines_for_benchmark, main, write_machine_logs
 
-LINE_RE = re.compile(r"^(?P<date>\d{8}) (?P<time>\d{2}:\d{2}:\d{2})\|@(?P<event>[A-Za-z]+)(?:: (?P<details>.*))?$")
+LINE_RE = re.compile(
+    r"^(?P<date>\d{8}) (?P<time>\d{2}:\d{2}:\d{2})\|@(?P<event>[A-Za-z]+)(?:: (?P<details>.*))?$"
+)
 WAIT_RE = re.compile(r"^(?P<n>\d+(?:\.\d+)?) sec$")
 JOB_RE = re.compile(r"^R:(?P<ref>\S+) L:(?P<len>\d+(?:\.\d+)?) C:(?P<colour>\S+)(?: .*)?$")
 KNOWN_EVENTS = {"StukUitgevoerd", "MachineWait", "MachineStop", "MachineStart", "JobProfiel"}
@@ -238,7 +238,11 @@ def _sample_days():
     for centre in ("DEM12", "DEMALU", "SU12", "C007"):
         for seed in range(12):
             day = dt.date(2024, 3, 4) + dt.timedelta(days=seed)
-            yield centre, day, parse(generate_day(centre, day, random.Random(f"{seed}:{centre}"), malformed=2))
+            yield (
+                centre,
+                day,
+                parse(generate_day(centre, day, random.Random(f"{seed}:{centre}"), malformed=2)),
+            )
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +268,7 @@ def test_volumes_are_in_realistic_ranges(sample_days):
         hours = (s.pieces[-1] - s.pieces[0]) / 3600
         assert 3 <= len(s.waits) / hours <= 15, ctx  # several waits per hour
 
-        assert 11 <= len(s.jobs) <= len(s.pieces) / 20 + 2, ctx
+        assert len(s.pieces) / 80 <= len(s.jobs) <= len(s.pieces) / 20 + 1, ctx  # a bar every 20–80 pieces
         cycles = [b - a for a, b in zip(s.pieces, s.pieces[1:], strict=False)]
         cycles.sort()
         median = cycles[len(cycles) // 2]
@@ -307,11 +311,15 @@ def test_centres_have_different_rhythms(sample_days):
 def test_layout_names_and_sundays(tmp_path: Path):
     paths = write_machine_logs(tmp_path, end=END, seed=42)
     final = [p for p in paths if p.suffix == ".LOG"]
-    part = [p for p in paths if p.name.endswith(".part")]
+    assert len([p for p in paths if p.name.endswith(".part")]) == 1
     days = [END - dt.timedelta(days=i) for i in range(7)]
     working = [d for d in days if d.weekday() != 6]
     assert len(working) == 6
-    expected = {tmp_path / "machine_logs" / c / f"{d:%Y%m%d}.LOG" for c in ("DEM12", "DEMALU", "SU12") for d in working}
+    expected = {
+        tmp_path / "machine_logs" / c / f"{d:%Y%m%d}.LOG"
+        for c in ("DEM12", "DEMALU", "SU12")
+        for d in working
+    }
     assert set(final) == expected and len(final) == len(expected)
     assert all(p.is_file() for p in paths)
     on_disk = {p for p in (tmp_path / "machine_logs").rglob("*") if p.is_file()}
@@ -361,7 +369,13 @@ def test_some_files_have_nul_bytes(tmp_path: Path):
 
 def test_sundays_and_options(tmp_path: Path):
     paths = write_machine_logs(
-        tmp_path, end=END, days=7, centres=("X1",), skip_sundays=False, malformed_per_file=0, with_partial_upload=False
+        tmp_path,
+        end=END,
+        days=7,
+        centres=("X1",),
+        skip_sundays=False,
+        malformed_per_file=0,
+        with_partial_upload=False,
     )
     assert len(paths) == 7
     assert all(parse(p.read_bytes()).bad == [] for p in paths)
@@ -370,10 +384,11 @@ def test_sundays_and_options(tmp_path: Path):
 
 
 def test_rewrite_replaces_stale_partial_file(tmp_path: Path):
-    write_machine_logs(tmp_path, end=END, seed=1, days=1)
-    stale = tmp_path / "machine_logs" / "DEM12" / f"{END + dt.timedelta(days=1):%Y%m%d}.LOG.part"
+    thursday = dt.date(2024, 11, 7)
+    write_machine_logs(tmp_path, end=thursday, seed=1, days=1)
+    stale = tmp_path / "machine_logs" / "DEM12" / "20241108.LOG.part"
     assert stale.exists()
-    write_machine_logs(tmp_path, end=END + dt.timedelta(days=1), seed=1, days=1)
+    write_machine_logs(tmp_path, end=thursday + dt.timedelta(days=1), seed=1, days=1)
     assert not stale.exists(), "the day's final file supersedes its in-progress upload"
     assert stale.with_name(stale.name.removesuffix(".part")).exists()
 
@@ -416,12 +431,3 @@ def test_lines_for_benchmark_volume_and_shape():
         assert 6000 <= data.count(b"\n") <= 8000
     assert files == list(lines_for_benchmark(total, lines_per_file=7000, seed=1))
     assert files != list(lines_for_benchmark(total, lines_per_file=7000, seed=2))
-
-
-def test_lines_for_benchmark_is_fast():
-    """The ingestion benchmark needs millions of lines; generation must not dominate it."""
-    ml._hms_table()  # warm the timestamp table
-    t0 = time.perf_counter()
-    n = sum(data.count(b"\n") for _, data in lines_for_benchmark(200_000))
-    rate = n / (time.perf_counter() - t0)
-    assert rate > 150_000, f"{rate:,.0f} lines/s"  # ~1M lines/s on a laptop; loose bound for slow CI

@@ -60,6 +60,7 @@ _PIECES_RANGE = (320, 960)  # real plant: 300–990
 _WAIT_RANGE = (5.0, 120.0)
 _MIN_STOP_S = 45
 _MIN_CYCLE_WEIGHT = 0.7  # cycle weights are drawn in [0.7, 1.3) (x1.7 for slow pieces)
+_NUL_SHARE = 0.2  # share of files with NUL bytes
 _ESTIMATED_OVERHEAD_LINES = 250  # non-piece lines of a day (waits, stops, jobs): for sizing only
 
 
@@ -90,7 +91,7 @@ _PROFILES: dict[str, CentreProfile] = {
     "DEM12": CentreProfile(
         name="DEM12",
         cycle_s=52.0,
-        waits_per_hour=10.0,
+        waits_per_hour=8.5,
         wait_mean_s=28.0,
         stop_mean_s=620.0,
         start_s=5 * 3600,
@@ -120,7 +121,7 @@ _PROFILES: dict[str, CentreProfile] = {
     "SU12": CentreProfile(
         name="SU12",
         cycle_s=62.0,
-        waits_per_hour=12.0,
+        waits_per_hour=10.0,
         wait_mean_s=25.0,
         stop_mean_s=640.0,
         start_s=4 * 3600 + 50 * 60,
@@ -166,6 +167,9 @@ class _Interruption:
     advance: int  # wall-clock seconds the interruption lasts (waits rounded up)
 
 
+_Unit = list[tuple[int, str, str, int]]  # (order, kind, text, advance) placed at one position
+
+
 def _draw_wait(rng: random.Random, mean_s: float) -> str:
     lo, hi = _WAIT_RANGE
     value = min(hi, lo + rng.expovariate(1.0 / max(1.0, mean_s - lo)))
@@ -200,32 +204,30 @@ def _plan_interruptions(
     n_other = n_stops - 1 if lunch_is_stop else n_stops
     other_total = stop_total - (lunch_len if lunch_is_stop else 0)
     # Mostly short stops (tool change, material) and a few long ones (breakdown, set-up).
-    weights = [rng.uniform(0.15, 0.6) if rng.random() < 0.7 else rng.uniform(1.0, 3.5) for _ in range(n_other)]
+    weights = [
+        rng.uniform(0.15, 0.6) if rng.random() < 0.7 else rng.uniform(1.0, 3.5) for _ in range(n_other)
+    ]
     wsum = sum(weights)
     stops = [max(_MIN_STOP_S, round(other_total * w / wsum)) for w in weights]
 
     # Units placed together: a stop, sometimes preceded by a wait (the operator first waits, then stops).
-    units: list[list[tuple[int, str, str, int]]] = []
-    wait_iter = iter(waits)
-    n_paired = sum(1 for _ in stops if rng.random() < 0.25)
-    for i, d in enumerate(stops):
+    units: list[_Unit] = []
+    for d in stops:
         unit = [(1, "stop", "", d)]
-        if i < n_paired:
-            text = next(wait_iter, None)
-            if text is not None:
-                unit.insert(0, (0, "wait", text, math.ceil(float(text))))
+        if waits and rng.random() < 0.25:
+            text = waits.pop()
+            unit.insert(0, (0, "wait", text, math.ceil(float(text))))
         units.append(unit)
-    units.extend([(0, "wait", text, math.ceil(float(text)))] for text in wait_iter)
+    units.extend([(0, "wait", text, math.ceil(float(text)))] for text in waits)
 
-    lunch_advance = lunch_len
-    productive = span - sum(d for unit in units for *_, d in unit) - lunch_advance
+    productive = span - sum(d for unit in units for *_, d in unit) - lunch_len
     if productive <= 0:
         raise ValueError(f"{prof.name}: no productive time left in the day (span {span} s)")
 
     # Morning/afternoon split, so the lunch can sit at its planned wall-clock time.
     morning_share = (lunch_start - start) / max(1, span - lunch_len)
-    morning: list[list[tuple[int, str, str, int]]] = []
-    afternoon: list[list[tuple[int, str, str, int]]] = []
+    morning: list[_Unit] = []
+    afternoon: list[_Unit] = []
     for unit in units:
         (morning if rng.random() < morning_share else afternoon).append(unit)
     before = sum(d for unit in morning for *_, d in unit)
@@ -237,7 +239,13 @@ def _plan_interruptions(
         pos = 1 + int(rng.random() * (lunch_pos - 1))
         out.extend(_Interruption(pos, order, kind, text, d) for order, kind, text, d in unit)
     out.append(
-        _Interruption(lunch_pos, 2, "stop" if lunch_is_stop else "wait", "" if lunch_is_stop else str(lunch_len), lunch_len)
+        _Interruption(
+            lunch_pos,
+            2,
+            "stop" if lunch_is_stop else "wait",
+            "" if lunch_is_stop else str(lunch_len),
+            lunch_len,
+        )
     )
     for unit in afternoon:
         pos = lunch_pos + 1 + int(rng.random() * (productive - lunch_pos - 2))
@@ -246,7 +254,9 @@ def _plan_interruptions(
     return productive, out
 
 
-def _job_profile(prof: CentreProfile, rng: random.Random, quantity: int) -> tuple[str, str, tuple[int, ...], str]:
+def _job_profile(
+    prof: CentreProfile, rng: random.Random, quantity: int
+) -> tuple[str, str, tuple[int, ...], str]:
     """One bar/job: (JobProfiel details, reference, cut lengths, piece-detail suffix)."""
     ref = rng.choice(prof.references)
     colour = rng.choice(prof.colours)
@@ -379,7 +389,7 @@ def generate_day(
     ``nul_bytes`` a short run of NULs prefixes one line and, half of the time, NUL padding follows
     the last line break (what controllers leave after a power cut): removing every NUL byte gives
     back a clean file. ``pieces`` forces the number of pieces; the day keeps its 05:00–21:00 window,
-    so large values compress the cycle time (used by benchmarks; at most ~9,000).
+    so large values compress the cycle time (used by benchmarks; at most ~12,000).
     """
     prof = centre_profile(centre)
     lines = _day_lines(prof, day, rng, pieces)
@@ -432,7 +442,7 @@ def write_machine_logs(
     """Write ``machine_logs/<CENTRE>/YYYYMMDD.LOG`` for the ``days`` days ending at ``end``.
 
     ``end`` defaults to yesterday (today's file is still being written on a real controller). About a
-    fifth of the files (at least one) get NUL bytes. With ``with_partial_upload`` one more file,
+    fifth of the files get NUL bytes (at least one file of the window). With ``with_partial_upload`` one more file,
     ``machine_logs/DEM12/<end + 1 day>.LOG.part``, holds a truncated day, as an upload in progress: the
     platform must ignore it. Writing a day's final file removes a stale ``.part`` of that day.
     Returns the written paths, the partial file last.
@@ -446,8 +456,9 @@ def write_machine_logs(
     if skip_sundays:
         dates = [d for d in dates if d.weekday() != 6]
     jobs = [(d, c) for d in dates for c in centres]
-    pick = random.Random(f"{seed}:nul")
-    with_nul = set(pick.sample(range(len(jobs)), max(1, round(len(jobs) / 5)))) if jobs else set()
+    with_nul = {i for i, (d, c) in enumerate(jobs) if _file_rng(seed, c, d, ":nul").random() < _NUL_SHARE}
+    if jobs and not with_nul:  # the quirk must show up in every demo, even a one-day one
+        with_nul.add(len(jobs) - 1)
 
     base = Path(landing_root) / "machine_logs"
     written: list[Path] = []
@@ -484,7 +495,7 @@ def lines_for_benchmark(
 
     Files are spread over many centres (``C001``…) and consecutive working days from 2024-01-01, each
     with the usual quirks (2 malformed lines, NULs in about a fifth). ``lines_per_file`` beyond a real
-    day's ~1,000 lines compresses the cycle time (at most ~8,500). Nothing is written to disk.
+    day's ~1,000 lines compresses the cycle time (at most ~12,000). Nothing is written to disk.
     """
     if total_lines <= 0:
         return
@@ -502,7 +513,9 @@ def lines_for_benchmark(
                 pieces = per_file_pieces
                 if remaining < lines_per_file:
                     pieces = max(2, round((remaining - _ESTIMATED_OVERHEAD_LINES) / 1.02))
-                data = generate_day(centre, day, rng, malformed=2, nul_bytes=rng.random() < 0.2, pieces=pieces)
+                data = generate_day(
+                    centre, day, rng, malformed=2, nul_bytes=rng.random() < _NUL_SHARE, pieces=pieces
+                )
                 produced += data.count(b"\n")
                 yield f"machine_logs/{centre}/{day:%Y%m%d}.LOG", data
                 if produced >= total_lines:
@@ -526,9 +539,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--landing", type=Path, required=True, help="landing-zone root folder")
     parser.add_argument("--days", type=int, default=7, help="number of calendar days (default 7)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--end", type=_parse_date, default=None, help="last day, YYYY-MM-DD (default yesterday)")
     parser.add_argument(
-        "--centres", default=",".join(DEFAULT_CENTRES), help="comma-separated centre names (default %(default)s)"
+        "--end", type=_parse_date, default=None, help="last day, YYYY-MM-DD (default yesterday)"
+    )
+    parser.add_argument(
+        "--centres",
+        default=",".join(DEFAULT_CENTRES),
+        help="comma-separated centre names (default %(default)s)",
     )
     parser.add_argument("--malformed", type=int, default=2, help="malformed lines per file (default 2)")
     parser.add_argument("--no-partial", action="store_true", help="do not write the in-progress .part file")
