@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 # marks every loaded day stale and a backfill re-parses the archive.
 PARSER_VERSION = "1"
 
-FILE_NAME_RE = re.compile(r"^machine_logs/([A-Za-z0-9][A-Za-z0-9_.-]*)/(\d{8})\.log$", re.IGNORECASE)
+FILE_NAME_RE = re.compile(r"machine_logs/([A-Za-z0-9][A-Za-z0-9_.-]*)/([0-9]{8})\.log", re.IGNORECASE)
+STAMP_RE = re.compile(r"[0-9]{8} [0-9]{2}:[0-9]{2}:[0-9]{2}")  # ASCII digits only ('²'.isdigit() is True)
+MAX_WAIT_S = 86_400.0
 WAIT_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*s(?:ec(?:ond)?s?)?\s*$", re.IGNORECASE)
 NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)?$")
 MAX_LINE_TEXT = 500
@@ -32,7 +34,7 @@ class BadFileName(ValueError):
 
 def session_of_path(path: str) -> tuple[str, date]:
     """(centre, production date) from a landing path, or :class:`BadFileName` with the reason."""
-    m = FILE_NAME_RE.match(path)
+    m = FILE_NAME_RE.fullmatch(path)
     if not m:
         raise BadFileName(f"expected machine_logs/<CENTRE>/YYYYMMDD.LOG, got {path!r}")
     try:
@@ -99,11 +101,14 @@ class _LocalClock:
         }
         return len(offsets) > 1
 
-    def to_utc(self, seconds: int) -> datetime:
+    def to_utc(self, seconds: int) -> datetime | None:
+        """UTC instant, or None for a wall time that does not exist (spring-forward gap)."""
         if self.constant:
             return self.base + timedelta(seconds=seconds)
         naive = datetime(self.day.year, self.day.month, self.day.day) + timedelta(seconds=seconds)
         first = naive.replace(tzinfo=self.tz, fold=0).astimezone(UTC)
+        if first.astimezone(self.tz).replace(tzinfo=None) != naive:
+            return None
         second = naive.replace(tzinfo=self.tz, fold=1).astimezone(UTC)
         chosen = first
         if first != second and self.prev is not None and self.prev > first:
@@ -163,15 +168,15 @@ def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInf
             reject((line_no, "no_event_marker", "no '|@' event marker", line[:MAX_LINE_TEXT]))
             continue
         stamp = stripped[:marker]
-        if (
-            len(stamp) != 17
-            or stamp[8] != " "
-            or stamp[11] != ":"
-            or stamp[14] != ":"
-            or not stamp[:8].isdigit()
-            or not (stamp[9:11] + stamp[12:14] + stamp[15:17]).isdigit()
-        ):
-            reject((line_no, "bad_timestamp", f"timestamp {stamp[:40]!r} is not YYYYMMDD HH:MM:SS", line[:MAX_LINE_TEXT]))
+        if not STAMP_RE.fullmatch(stamp):
+            reject(
+                (
+                    line_no,
+                    "bad_timestamp",
+                    f"timestamp {stamp[:40]!r} is not YYYYMMDD HH:MM:SS",
+                    line[:MAX_LINE_TEXT],
+                )
+            )
             continue
         hh, mm, ss = int(stamp[9:11]), int(stamp[12:14]), int(stamp[15:17])
         if hh > 23 or mm > 59 or ss > 59:
@@ -181,9 +186,34 @@ def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInf
             try:
                 datetime.strptime(stamp[:8], "%Y%m%d")
             except ValueError:
-                reject((line_no, "bad_timestamp", f"date {stamp[:8]!r} is not a calendar date", line[:MAX_LINE_TEXT]))
+                reject(
+                    (
+                        line_no,
+                        "bad_timestamp",
+                        f"date {stamp[:8]!r} is not a calendar date",
+                        line[:MAX_LINE_TEXT],
+                    )
+                )
                 continue
-            reject((line_no, "date_outside_file_day", f"line date {stamp[:8]} is not the file's day {day_str}", line[:MAX_LINE_TEXT]))
+            reject(
+                (
+                    line_no,
+                    "date_outside_file_day",
+                    f"line date {stamp[:8]} is not the file's day {day_str}",
+                    line[:MAX_LINE_TEXT],
+                )
+            )
+            continue
+        at = clock.to_utc(hh * 3600 + mm * 60 + ss)
+        if at is None:
+            reject(
+                (
+                    line_no,
+                    "bad_timestamp",
+                    f"{stamp[9:]} does not exist on {day_str} in {zone.key} (daylight-saving gap)",
+                    line[:MAX_LINE_TEXT],
+                )
+            )
             continue
         body = stripped[marker + 2 :]
         event, sep, details = body.partition(":")
@@ -196,41 +226,46 @@ def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInf
         if event == "MachineWait":
             m = WAIT_RE.match(details)
             if not m:
-                reject((line_no, "bad_details", f"MachineWait needs '<N> sec', got {details[:40]!r}", line[:MAX_LINE_TEXT]))
+                reject(
+                    (
+                        line_no,
+                        "bad_details",
+                        f"MachineWait needs '<N> sec', got {details[:40]!r}",
+                        line[:MAX_LINE_TEXT],
+                    )
+                )
                 continue
             seconds = float(m.group(1).replace(",", "."))
-            at = clock.to_utc(hh * 3600 + mm * 60 + ss)
+            if seconds > MAX_WAIT_S:
+                reject(
+                    (
+                        line_no,
+                        "bad_details",
+                        f"MachineWait of {seconds:g} s is longer than a day",
+                        line[:MAX_LINE_TEXT],
+                    )
+                )
+                continue
             out.waits.append((line_no, at, at + timedelta(seconds=seconds), seconds))
         elif event == "JobProfiel":
             parsed = _parse_job_profile(details)
             if isinstance(parsed, str):
                 reject((line_no, "bad_details", parsed, line[:MAX_LINE_TEXT]))
                 continue
-            at = clock.to_utc(hh * 3600 + mm * 60 + ss)
             reference, length_mm, colour = parsed
             out.job_profiles.append((line_no, at, reference, length_mm, colour, details))
             current_profile = (line_no, reference)
-        else:
-            at = clock.to_utc(hh * 3600 + mm * 60 + ss)
-            if event == "StukUitgevoerd":
-                out.pieces.append(
-                    (
-                        line_no,
-                        at,
-                        current_profile[0] if current_profile else None,
-                        current_profile[1] if current_profile else None,
-                        details or None,
-                    )
-                )
-            elif event == "MachineStop":
-                if open_stop is None:
-                    open_stop = (line_no, at)
-            elif open_stop is not None:  # MachineStart closes the open stop
-                start_line, started = open_stop
-                out.stops.append(
-                    (start_line, started, at, max((at - started).total_seconds(), 0.0), line_no, False)
-                )
-                open_stop = None
+        elif event == "StukUitgevoerd":
+            profile_line, reference = current_profile if current_profile else (None, None)
+            out.pieces.append((line_no, at, profile_line, reference, details or None))
+        elif event == "MachineStop":
+            if open_stop is None:  # a second stop while stopped continues the same period
+                open_stop = (line_no, at)
+        elif open_stop is not None:  # MachineStart closes the open stop
+            start_line, started = open_stop
+            ended = max(at, started)  # a start logged before its stop closes it at zero length
+            out.stops.append((start_line, started, ended, (ended - started).total_seconds(), line_no, False))
+            open_stop = None
         out.lines_parsed += 1
         if first is None:
             first = at
