@@ -89,7 +89,11 @@ def prepare_environment() -> dict[str, str]:
 
 def cmd_up(_args) -> int:
     env = prepare_environment()
-    wh = "embedded PostgreSQL" if settings.demo_mode() else settings.redact_url(os.environ["FACTORY_WAREHOUSE_URL"])
+    wh = (
+        "embedded PostgreSQL"
+        if settings.demo_mode()
+        else settings.redact_url(os.environ["FACTORY_WAREHOUSE_URL"])
+    )
     print(f"warehouse: {wh}\nDAGSTER_HOME: {env['DAGSTER_HOME']}\nlanding zone: {settings.landing_url()}")
     return 0
 
@@ -217,7 +221,9 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
     logs = settings.factory_home() / "logs"
     ws = REPO_ROOT / "workspace.yaml"
     procs = [
-        _spawn("webserver", [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ws)], logs),
+        _spawn(
+            "webserver", [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(ws)], logs
+        ),
         _spawn("daemon", [_bin("dagster-daemon"), "run", "-w", str(ws)], logs),
     ]
     print(f"Dagster UI: http://127.0.0.1:{port}  (logs in {logs}; Ctrl-C or `make stop` to stop)")
@@ -287,7 +293,9 @@ def cmd_demo(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="factory", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="factory", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="run the platform on demo data")
     p.add_argument("--days", type=int, default=int(os.environ.get("FACTORY_DEMO_DAYS") or 7))
@@ -295,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=int(os.environ.get("FACTORY_UI_PORT") or 3000))
     p.add_argument("--no-serve", action="store_true", help="stop after the first full materialisation")
     p.set_defaults(func=cmd_demo)
-    sub.add_parser("up", help="start the embedded PostgreSQL and write DAGSTER_HOME").set_defaults(func=cmd_up)
+    sub.add_parser("up", help="start the embedded PostgreSQL and write DAGSTER_HOME").set_defaults(
+        func=cmd_up
+    )
     p = sub.add_parser("generate", help="write demo machine logs into the local landing zone")
     p.add_argument("--days", type=int, default=7)
     p.add_argument("--seed", type=int, default=42)

@@ -55,8 +55,15 @@ def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
     if not project.manifest_path.exists():
         subprocess.run(
-            [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR)],
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
             check=True,
             env=_parse_env(),
         )
@@ -71,7 +78,9 @@ def raw_to_marts_condition() -> dg.AutomationCondition:
     dependency updated (or the model is newly missing), once nothing upstream is in progress.
     """
     return (
-        (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
+        (
+            dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
+        ).since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("eager_raw_to_marts")
@@ -90,7 +99,9 @@ class FactoryTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[2] if len(fqn) > 3 else "dbt"
 
-    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
         if dbt_resource_props["resource_type"] in ("model", "snapshot"):
             return raw_to_marts_condition()
         return None
@@ -109,7 +120,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         name="factory_dbt_models",
         op_tags=DBT_RUN_TAGS,
     )
-    def factory_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    def factory_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
         warehouse.ensure_schema()  # sources must exist even before the first file arrives
         os.environ.update(settings.dbt_env(warehouse.resolved_url()))
         yield from dbt.cli(["build"], context=context).stream()

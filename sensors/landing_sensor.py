@@ -36,7 +36,9 @@ def run_key(source: str, partition: str | None, files: list[tuple[FileEntry, int
     """Deterministic key from (path, size, mtime, attempt) of every file in the run."""
     h = hashlib.sha256()
     for entry, attempts in sorted(files, key=lambda x: x[0].path):
-        h.update(f"{entry.path}\0{entry.size}\0{ledger.identity(entry.path, entry.size, entry.mtime)[2]}\0{attempts}\n".encode())
+        h.update(
+            f"{entry.path}\0{entry.size}\0{ledger.identity(entry.path, entry.size, entry.mtime)[2]}\0{attempts}\n".encode()
+        )
     return f"{source}:{partition or '-'}:{h.hexdigest()[:20]}"
 
 
@@ -122,13 +124,17 @@ def build_landing_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=description,
     )
-    def _sensor(context: dg.SensorEvaluationContext, landing: LandingZoneResource, warehouse: WarehouseResource):
+    def _sensor(
+        context: dg.SensorEvaluationContext, landing: LandingZoneResource, warehouse: WarehouseResource
+    ):
         cursor = json.loads(context.cursor) if context.cursor else {}
         try:
             with landing.open() as zone:
                 listing = zone.list_files(prefix)
         except (LandingZoneError, OSError) as exc:
-            return dg.SkipReason(f"landing zone {settings.redact_url(landing.resolved_url())} unreachable: {exc}")
+            return dg.SkipReason(
+                f"landing zone {settings.redact_url(landing.resolved_url())} unreachable: {exc}"
+            )
         try:
             warehouse.ensure_schema()
             with warehouse.connection() as conn:

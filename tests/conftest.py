@@ -50,4 +50,7 @@ def factory_env(tmp_path: Path, warehouse_url: str, monkeypatch):
 
 
 def pytest_report_header(config):
-    return [f"test PostgreSQL: {PG_URL}", f"FACTORY_TIMEZONE={os.environ.get('FACTORY_TIMEZONE', '(default)')}"]
+    return [
+        f"test PostgreSQL: {PG_URL}",
+        f"FACTORY_TIMEZONE={os.environ.get('FACTORY_TIMEZONE', '(default)')}",
+    ]

@@ -48,8 +48,11 @@ def check_mariadb() -> str | None:
     u = make_url(MYSQL_URL)
     try:
         conn = pymysql.connect(
-            host=u.host or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
-            password=u.password or "", connect_timeout=5,
+            host=u.host or "127.0.0.1",
+            port=u.port or 3306,
+            user=u.username or "root",
+            password=u.password or "",
+            connect_timeout=5,
         )
         conn.close()
     except Exception as exc:  # noqa: BLE001

@@ -105,7 +105,10 @@ def _load_raw(conn: psycopg.Connection) -> None:
             "INSERT INTO raw.machine_logs__pieces"
             " (centre, production_date, line_no, event_at, job_profile_line_no, reference)"
             " VALUES ('DEM12', %s, %s, %s, 2, '6112')",
-            [(DAY, n, _ts(t)) for n, t in [(5, "06:00:00"), (8, "06:10:00"), (12, "06:30:00"), (16, "07:00:00")]],
+            [
+                (DAY, n, _ts(t))
+                for n, t in [(5, "06:00:00"), (8, "06:10:00"), (12, "06:30:00"), (16, "07:00:00")]
+            ],
         )
         waits = [
             # line, start, end                        clipped to the span
@@ -187,11 +190,16 @@ def built(warehouse, tmp_path_factory) -> str:
     }
     proc = subprocess.run(
         [
-            str(dbt), "build",
-            "--project-dir", str(DBT_PROJECT),
-            "--profiles-dir", str(DBT_PROJECT),
-            "--target-path", str(work / "target"),
-            "--log-path", str(work / "logs"),
+            str(dbt),
+            "build",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
             "--no-use-colors",
         ],
         cwd=REPO,

@@ -79,8 +79,12 @@ def test_sensor_driven_run_updates_the_mart_without_anyone_launching_it(tmp_path
 
     port = _free_port()
     serve = subprocess.Popen(
-        [FACTORY, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        [FACTORY, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.time() + 120
@@ -91,8 +95,10 @@ def test_sensor_driven_run_updates_the_mart_without_anyone_launching_it(tmp_path
             except OSError:
                 time.sleep(1)
         assert nodes is not None, "Dagster webserver did not come up"
-        deps = {"/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]}
-                for n in nodes["assetNodes"]}
+        deps = {
+            "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]}
+            for n in nodes["assetNodes"]
+        }
         # One lineage graph: landing ingestion -> staging -> marts.
         assert "machine_logs/pieces" in deps["staging/stg_machine_logs__pieces"]
         assert "intermediate/int_machine_logs__session_intervals" in deps["marts/machine_sessions"]
@@ -115,13 +121,13 @@ def test_sensor_driven_run_updates_the_mart_without_anyone_launching_it(tmp_path
                     "WHERE centre = 'DEMALU' AND production_date = %s",
                     (NEW_DAY,),
                 ).fetchone()
-        logs = "\n".join(
-            p.read_text(errors="replace")[-3000:] for p in (home / "logs").glob("*.log")
-        )
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in (home / "logs").glob("*.log"))
         assert found, f"mart not updated by the sensor-driven runs within 300 s\n{logs}"
         assert found[0] > 300 and 40 < float(found[1]) < 90
 
-        runs = _graphql(port, "{ runsOrError(limit: 20) { ... on Runs { results { tags { key value } status } } } }")
+        runs = _graphql(
+            port, "{ runsOrError(limit: 20) { ... on Runs { results { tags { key value } status } } } }"
+        )
         tags = [{t["key"]: t["value"] for t in r["tags"]} for r in runs["runsOrError"]["results"]]
         assert any(t.get("dagster/sensor_name") == "machine_logs_landing_sensor" for t in tags)
         assert any(t.get("factory/dbt") == "build" and "dagster/sensor_name" in t for t in tags)

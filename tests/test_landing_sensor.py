@@ -108,7 +108,9 @@ def drop(root: Path, rel: str, data: bytes) -> None:
 @pytest.mark.sftp
 def test_new_sftp_file_gives_exactly_one_run_then_none(sftp_env):
     instance = dg.DagsterInstance.ephemeral()
-    drop(sftp_env["sftp_root"], "machine_logs/DEM12/20241105.LOG", generate_day("DEM12", DAY, random.Random(3)))
+    drop(
+        sftp_env["sftp_root"], "machine_logs/DEM12/20241105.LOG", generate_day("DEM12", DAY, random.Random(3))
+    )
 
     result, ctx = tick(instance)
     assert [(r.partition_key, r.tags["factory/files"]) for r in result.run_requests] == [("2024-11-05", "1")]
@@ -141,10 +143,14 @@ def test_a_request_whose_run_is_in_flight_is_not_repeated(sftp_env):
     drop(sftp_env["sftp_root"], "machine_logs/SU12/20241105.LOG", generate_day("SU12", DAY, random.Random(4)))
     result, _ = tick(instance)
     key = result.run_requests[0].run_key
-    job = dg.Definitions(assets=[machine_logs_ingest], resources=build_resources()).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(
+        assets=[machine_logs_ingest], resources=build_resources()
+    ).resolve_implicit_global_asset_job_def()
     instance.create_run_for_job(job, tags={"dagster/run_key": key}, status=dg.DagsterRunStatus.STARTED)
     again, _ = tick(instance, cursor=result.cursor)
-    assert again.run_requests == [] and "1 partition(s) with a run in flight" in again.skip_reason.skip_message
+    assert (
+        again.run_requests == [] and "1 partition(s) with a run in flight" in again.skip_reason.skip_message
+    )
 
 
 @pytest.mark.sftp
@@ -153,7 +159,9 @@ def test_changed_file_is_requested_again(sftp_env):
     root = sftp_env["sftp_root"]
     drop(root, "machine_logs/DEM12/20241105.LOG", b"20241105 06:00:00|@StukUitgevoerd\n")
     first, _ = tick(instance)
-    dg.materialize([machine_logs_ingest], partition_key="2024-11-05", resources=build_resources(), instance=instance)
+    dg.materialize(
+        [machine_logs_ingest], partition_key="2024-11-05", resources=build_resources(), instance=instance
+    )
     drop(root, "machine_logs/DEM12/20241105.LOG", b"20241105 06:00:00|@StukUitgevoerd\n" * 2)
     second, _ = tick(instance, cursor=first.cursor)
     assert len(second.run_requests) == 1

@@ -57,7 +57,9 @@ def q(url: str, sql: str, params=()):
 
 
 def session_rows(url: str):
-    return q(url, "SELECT centre, production_date, sha256, lines_in FROM raw.machine_logs__sessions ORDER BY 1")
+    return q(
+        url, "SELECT centre, production_date, sha256, lines_in FROM raw.machine_logs__sessions ORDER BY 1"
+    )
 
 
 def pieces(url: str, centre: str = "DEM12") -> int:

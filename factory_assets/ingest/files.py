@@ -224,8 +224,13 @@ def _load_in_one_transaction(
                       rows_rejected = %s, rows_skipped = %s, archived_path = %s, shrunk = %s,
                       loaded_at = now(), updated_at = now() WHERE id = %s""",
             (
-                counts.rows_in, counts.rows_loaded, counts.rows_rejected, counts.rows_skipped,
-                archived, shrunk, v.ledger_id,
+                counts.rows_in,
+                counts.rows_loaded,
+                counts.rows_rejected,
+                counts.rows_skipped,
+                archived,
+                shrunk,
+                v.ledger_id,
             ),
         )
         return Outcome(v.path, "loaded", v.ledger_id, counts=counts, shrunk=shrunk)

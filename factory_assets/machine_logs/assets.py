@@ -5,7 +5,6 @@ that day's files, for every centre folder present. What "new" means is decided b
 never by Dagster state, so reruns and lost cursors never load anything twice.
 """
 
-
 import os
 from collections import Counter
 from datetime import date
@@ -109,7 +108,9 @@ def machine_logs_ingest(
                 if ledger.record_unreadable(conn, SOURCE, entry, f"bad_file_name: {exc}"):
                     context.log.warning(f"quarantined {entry.path}: {exc}")
         pending = ledger.pending_entries(conn, SOURCE, selected)
-        context.log.info(f"{len(pending)} new file version(s) among {len(selected)} file(s) for {len(days)} day(s)")
+        context.log.info(
+            f"{len(pending)} new file version(s) among {len(selected)} file(s) for {len(days)} day(s)"
+        )
         for i, (entry, _attempts) in enumerate(pending, start=1):
             outcome = ingest_version(conn, zone, arch, SOURCE, entry, load_machine_log, context.run_id)
             outcomes.append(outcome)
@@ -162,6 +163,17 @@ def conservation_violations(conn, days: list[date]) -> list[dict]:
                    OR l.rows_in <> s.lines_in)""",
         (days, days),
     ).fetchall()
-    cols = ("centre", "date", "lines_in", "parsed", "blank", "rejected", "rejected_stored",
-            "ledger_in", "ledger_loaded", "ledger_rejected", "ledger_skipped")
+    cols = (
+        "centre",
+        "date",
+        "lines_in",
+        "parsed",
+        "blank",
+        "rejected",
+        "rejected_stored",
+        "ledger_in",
+        "ledger_loaded",
+        "ledger_rejected",
+        "ledger_skipped",
+    )
     return [dict(zip(cols, r, strict=True)) for r in rows]

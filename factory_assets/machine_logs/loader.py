@@ -43,9 +43,19 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
                 parser_version)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
-            centre, day, v.ledger_id, v.path, v.sha256, parsed.lines_in, parsed.lines_parsed,
-            parsed.lines_blank, parsed.lines_rejected, parsed.first_event_at, parsed.last_event_at,
-            parsed.open_stop_closed_at_eof, PARSER_VERSION,
+            centre,
+            day,
+            v.ledger_id,
+            v.path,
+            v.sha256,
+            parsed.lines_in,
+            parsed.lines_parsed,
+            parsed.lines_blank,
+            parsed.lines_rejected,
+            parsed.first_event_at,
+            parsed.last_event_at,
+            parsed.open_stop_closed_at_eof,
+            PARSER_VERSION,
         ),
     )
     copy_rows(
@@ -69,7 +79,16 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
     copy_rows(
         cur,
         "raw.machine_logs__stops",
-        ("centre", "production_date", "line_no", "started_at", "ended_at", "seconds", "end_line_no", "closed_at_eof"),
+        (
+            "centre",
+            "production_date",
+            "line_no",
+            "started_at",
+            "ended_at",
+            "seconds",
+            "end_line_no",
+            "closed_at_eof",
+        ),
         (key + r for r in parsed.stops),
     )
     copy_rows(
