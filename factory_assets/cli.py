@@ -4,6 +4,7 @@
     factory up                             start the embedded PostgreSQL (demo mode), write DAGSTER_HOME
     factory materialize                    materialise every asset once (all file dates, then dbt)
     factory summary                        what is loaded: files, rows, rejects, per-centre figures
+    factory reprocess                      re-parse every loaded machine-log day (after a parser upgrade)
     factory serve [--port P]               Dagster webserver + daemon (sensors, automation) until Ctrl-C
     factory stop                           stop webserver, daemon and the embedded PostgreSQL
 
@@ -156,6 +157,25 @@ def materialize_all(days: list[str] | None = None) -> None:
     )
     if not dbt_result.success:
         raise SystemExit("dbt build failed; see the Dagster UI or dbt_project/target/run_results.json")
+
+
+def cmd_reprocess(_args) -> int:
+    """Re-parse every loaded machine-log session with the current parser (after an upgrade)."""
+    from resources.warehouse import WarehouseResource
+
+    prepare_environment()
+    with WarehouseResource(url=os.environ.get("FACTORY_WAREHOUSE_URL")).connection() as conn:
+        days = [
+            r[0].isoformat()
+            for r in conn.execute(
+                "SELECT DISTINCT production_date FROM raw.machine_logs__sessions ORDER BY 1"
+            ).fetchall()
+        ]
+    if not days:
+        print("nothing to reprocess: no machine-log session is loaded")
+        return 0
+    materialize_all(days)
+    return cmd_summary(None)
 
 
 def cmd_materialize(_args) -> int:
@@ -312,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_generate)
     sub.add_parser("materialize", help="materialise every asset once").set_defaults(func=cmd_materialize)
     sub.add_parser("summary", help="print what is loaded").set_defaults(func=cmd_summary)
+    sub.add_parser(
+        "reprocess", help="re-parse every loaded machine-log day with the current parser, then dbt build"
+    ).set_defaults(func=cmd_reprocess)
     p = sub.add_parser("serve", help="Dagster webserver + daemon until Ctrl-C")
     p.add_argument("--port", type=int, default=int(os.environ.get("FACTORY_UI_PORT") or 3000))
     p.set_defaults(func=cmd_serve)

@@ -13,7 +13,7 @@ import dagster as dg
 
 from factory_assets import settings
 from factory_assets.ingest import ledger
-from factory_assets.ingest.files import Outcome, ingest_version
+from factory_assets.ingest.files import Outcome, ingest_version, reparse_loaded_version
 from factory_assets.machine_logs.loader import SOURCE, TABLES, load_machine_log
 from factory_assets.machine_logs.parser import PARSER_VERSION, BadFileName, session_of_path
 from resources.landing import FileEntry, LandingZoneResource
@@ -47,7 +47,7 @@ def partition_of(path: str) -> str:
 
 def _summarise(outcomes: list[Outcome]) -> dict[str, int]:
     c = Counter(o.status for o in outcomes)
-    loaded = [o.counts for o in outcomes if o.counts]
+    loaded = [o.counts for o in outcomes if o.counts and o.status == "loaded"]
     return {
         "files_seen": len(outcomes),
         "files_loaded": c["loaded"],
@@ -55,6 +55,8 @@ def _summarise(outcomes: list[Outcome]) -> dict[str, int]:
         "files_quarantined": c["quarantined"],
         "files_superseded": c["superseded"],
         "files_failed": c["failed"] + c["retry"],
+        "files_reparsed": c["reparsed"],
+        "files_unavailable_for_reparse": c["unavailable"],
         "files_shrunk": sum(o.shrunk for o in outcomes),
         "lines_in": sum(x.rows_in for x in loaded),
         "lines_loaded": sum(x.rows_loaded for x in loaded),
@@ -120,6 +122,20 @@ def machine_logs_ingest(
             if outcome.error:
                 msg += f" — {outcome.error}"
             (context.log.warning if outcome.error else context.log.info)(msg)
+        # Sessions parsed by another parser version (the asset's code version changed, Dagster
+        # shows them stale): re-parse them from the archive. Idempotent; a backfill of every
+        # partition therefore reprocesses everything once.
+        stale = conn.execute(
+            """SELECT s.file_version_id FROM raw.machine_logs__sessions s
+                WHERE s.production_date = ANY(%s) AND s.parser_version <> %s ORDER BY 1""",
+            (sorted(days), PARSER_VERSION),
+        ).fetchall()
+        for (ledger_id,) in stale:
+            outcome = reparse_loaded_version(conn, arch, zone, SOURCE, ledger_id, load_machine_log)
+            outcomes.append(outcome)
+            (context.log.warning if outcome.error else context.log.info)(
+                f"re-parsed {outcome.path} with parser {PARSER_VERSION}: {outcome.status} {outcome.error or ''}"
+            )
         violations = conservation_violations(conn, sorted(days))
 
     summary = _summarise(outcomes)
