@@ -31,8 +31,18 @@ def defs() -> dg.Definitions:
         minimum_interval_seconds=15,
         description="Rebuilds dbt models when the raw tables they read are updated.",
     )
+    # Jobs for launching by hand from the UI with the same run-queue tags the sensors use.
+    jobs = [
+        dg.define_asset_job("dbt_build", selection=dg.AssetSelection.assets(dbt_models), tags=DBT_RUN_TAGS),
+        dg.define_asset_job(
+            "machine_logs_ingest_job",
+            selection=dg.AssetSelection.assets(machine_logs_ingest),
+            tags={"factory/source": "machine_logs"},
+        ),
+    ]
     return dg.Definitions(
         assets=[LEDGER, machine_logs_ingest, dbt_models],
+        jobs=jobs,
         sensors=[machine_logs_sensor, automation],
         resources=build_resources(),
         executor=dg.in_process_executor,
