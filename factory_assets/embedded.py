@@ -74,6 +74,9 @@ def ensure_databases(names) -> None:
         for name in names:
             if name not in existing:
                 conn.execute(f'CREATE DATABASE "{name}"')
+        # Read-only role for BI tools (DESIGN.md §7); dbt's on-run-end hook grants it `marts`.
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'bi_reader'").fetchone():
+            conn.execute("CREATE ROLE bi_reader NOLOGIN")
 
 
 def stop() -> bool:
