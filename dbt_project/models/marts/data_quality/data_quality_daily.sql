@@ -4,7 +4,9 @@
 --     per row, on the day the data belongs to (production date);
 --   * whole file versions that could not be loaded (ledger status quarantined, or failed
 --     after its retries), counted per file version, on the plant-local day of the last status
---     change, with reason 'file_<status>'.
+--     change, with reason 'file_<status>';
+--   * rows of SQL sources rejected by a mart's rules (production: marts.production_rejects),
+--     counted per row with the mart's reason code; there is no file, so file_versions = 0.
 -- Each domain adds its row-level rejects as one more CTE in the union below.
 
 with
@@ -34,10 +36,28 @@ file_versions as (
     group by 1, 2, 3
 ),
 
+production_rows as (
+    -- production_raw rows rejected by the rules of DESIGN.md §6.5, on their production date;
+    -- a row without one (NULL_KEY) counts on the plant-local day it was loaded (synced).
+    select
+        coalesce(
+            production_date,
+            (synced_at at time zone {{ source_timezone('plant_db') }})::date
+        )                               as day,
+        'plant'::text                   as source,
+        reject_reason                   as reason,
+        count(*)                        as rejected_rows,
+        0::bigint                       as file_versions
+    from {{ ref('production_rejects') }}
+    group by 1, 2, 3
+),
+
 unioned as (
     select * from machine_log_lines
     union all
     select * from file_versions
+    union all
+    select * from production_rows
 )
 
 select
