@@ -151,6 +151,7 @@ def materialize_all(days: list[str] | None = None) -> None:
         )
         if not result.success:
             print("machine-log ingestion reported failures (see the Dagster UI); continuing with dbt")
+    sync_sql_sources(resources, instance, quiet)
     print("building dbt models (staging -> marts) ...")
     dbt_result = dg.materialize(
         [build_dbt_assets()], resources=resources, instance=instance, tags=DBT_RUN_TAGS, run_config=quiet
@@ -176,6 +177,38 @@ def cmd_reprocess(_args) -> int:
         return 0
     materialize_all(days)
     return cmd_summary(None)
+
+
+def configured_sql_sources() -> list[str]:
+    """Every source in demo mode; otherwise only those whose URL variable is set."""
+    from factory_assets.sql_sources.tables import SOURCES
+    from resources.sql_source import url_variable
+
+    if settings.demo_mode():
+        return list(SOURCES)
+    return [s for s in SOURCES if os.environ.get(url_variable(s))]
+
+
+def sync_sql_sources(resources: dict, instance, run_config: dict) -> None:
+    """One sync run per configured SQL source (as the schedules would start them)."""
+    import dagster as dg
+
+    from factory_assets.sql_sources.assets import build_sql_source_assets
+
+    assets = build_sql_source_assets()
+    for source in configured_sql_sources():
+        selected = [a for a in assets if next(iter(a.keys)).path[0] == source]
+        print(f"syncing SQL source {source} ({len(selected)} tables) ...")
+        result = dg.materialize(
+            selected,
+            resources=resources,
+            instance=instance,
+            tags={"factory/source": source},
+            raise_on_error=False,
+            run_config=run_config,
+        )
+        if not result.success:
+            print(f"sync of {source} reported failures (see the Dagster UI); continuing")
 
 
 def cmd_materialize(_args) -> int:
@@ -214,7 +247,40 @@ def summary_text() -> str:
                 lines.append(
                     f"  {centre:<8} days={days:<3} pieces={pieces:<6} mean occupation={occ}%  stops/day={stops}"
                 )
+        lines.extend(_optional_summary(conn))
     return "\n".join(lines)
+
+
+def _optional_summary(conn) -> list[str]:
+    """Figures from marts that may not exist yet (first run, or a source not configured)."""
+    queries = {
+        "OEE (marts.oee_daily, shifts with a log)": """
+            SELECT centre, round(avg(availability), 3), round(avg(performance), 3),
+                   round(avg(oee_excluding_quality), 3), round(avg(oee), 3)
+              FROM marts.oee_daily WHERE has_log GROUP BY centre ORDER BY centre""",
+        "data quality (marts.data_quality_daily)": """
+            SELECT source, reason, sum(rejected_rows) FROM marts.data_quality_daily
+             GROUP BY 1, 2 ORDER BY 1, 2""",
+        "marts": """
+            SELECT 'production_fact', count(*) FROM marts.production_fact
+            UNION ALL SELECT 'production_rejects', count(*) FROM marts.production_rejects
+            UNION ALL SELECT 'roller_shutter_orders', count(*) FROM marts.roller_shutter_orders""",
+    }
+    out: list[str] = []
+    for title, sql in queries.items():
+        try:
+            rows = conn.execute(sql).fetchall()
+        except Exception:  # noqa: BLE001 - mart not built (yet): nothing to show
+            conn.rollback()
+            continue
+        out.append(f"{title}:")
+        if title.startswith("OEE"):
+            out.extend(
+                f"  {c:<8} availability={a} performance={p} A×P={ap} OEE={o}" for c, a, p, ap, o in rows
+            )
+        else:
+            out.extend("  " + "  ".join(str(v) for v in r) for r in rows)
+    return out
 
 
 def cmd_summary(_args) -> int:
@@ -304,6 +370,11 @@ def cmd_demo(args) -> int:
         cmd_generate(args)
     else:
         print(f"demo: landing zone already holds files ({settings.landing_url()}); not generating")
+    if settings.demo_mode():
+        from factory_assets.demo.sql_sources import create_demo_databases
+
+        filled = create_demo_databases(seed=args.seed)
+        print(f"demo: source databases ready ({', '.join(f'{k}: {v}' for k, v in filled.items())})")
     materialize_all()
     print(summary_text())
     if args.no_serve:

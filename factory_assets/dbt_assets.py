@@ -49,11 +49,23 @@ def _parse_env() -> dict[str, str]:
     return env
 
 
+def manifest_is_stale(manifest: Path) -> bool:
+    """Missing, or older than any file dbt reads: a stale manifest makes dagster-dbt fail on
+    models it does not know, so it is rebuilt (a ``dbt parse`` costs a few seconds)."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "snapshots", "tests"):
+        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
+
+
 @functools.cache
 def dbt_project() -> DbtProject:
-    """The dbt project, with its manifest built by ``dbt parse`` if it is missing."""
+    """The dbt project, with its manifest (re)built by ``dbt parse`` when missing or stale."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    if not project.manifest_path.exists():
+    if manifest_is_stale(project.manifest_path):
         subprocess.run(
             [
                 dbt_executable(),

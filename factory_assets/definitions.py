@@ -8,6 +8,7 @@ import dagster as dg
 
 from factory_assets.dbt_assets import DBT_RUN_TAGS, build_dbt_assets
 from factory_assets.machine_logs.assets import machine_logs_ingest
+from factory_assets.sql_sources.assets import build_sql_source_assets
 from factory_assets.resources_config import build_resources
 
 LEDGER = dg.AssetSpec(
@@ -21,6 +22,7 @@ LEDGER = dg.AssetSpec(
 @dg.definitions
 def defs() -> dg.Definitions:
     from sensors.machine_logs import machine_logs_sensor
+    from sensors.schedules import build_schedules
 
     dbt_models = build_dbt_assets()
     automation = dg.AutomationConditionSensorDefinition(
@@ -41,8 +43,9 @@ def defs() -> dg.Definitions:
         ),
     ]
     return dg.Definitions(
-        assets=[LEDGER, machine_logs_ingest, dbt_models],
+        assets=[LEDGER, machine_logs_ingest, *build_sql_source_assets(), dbt_models],
         jobs=jobs,
+        schedules=build_schedules(),
         sensors=[machine_logs_sensor, automation],
         resources=build_resources(),
         executor=dg.in_process_executor,

