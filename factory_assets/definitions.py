@@ -8,8 +8,8 @@ import dagster as dg
 
 from factory_assets.dbt_assets import DBT_RUN_TAGS, build_dbt_assets
 from factory_assets.machine_logs.assets import machine_logs_ingest
-from factory_assets.sql_sources.assets import build_sql_source_assets
 from factory_assets.resources_config import build_resources
+from factory_assets.sql_sources.assets import build_sql_source_assets
 
 LEDGER = dg.AssetSpec(
     ["ingest", "ledger"],
