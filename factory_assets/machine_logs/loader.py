@@ -13,19 +13,69 @@ import psycopg
 
 from factory_assets import settings
 from factory_assets.ingest.files import LoadCounts, Quarantine, Version
-from factory_assets.machine_logs.parser import PARSER_VERSION, BadFileName, parse_log, session_of_path
+from factory_assets.machine_logs.parser import PARSER_VERSION, BadFileName, iter_parse_log, session_of_path
 from resources.warehouse import copy_rows
 
 SOURCE = "machine_logs"
 TABLES = ("sessions", "job_profiles", "pieces", "waits", "stops", "rejected_lines")
 
+# One statement (one round trip) removes the session's previous rows from every table.
+_DELETE_SESSION = (
+    "WITH "
+    + ", ".join(
+        f"d_{t} AS (DELETE FROM raw.machine_logs__{t} WHERE centre = %(centre)s AND production_date = %(day)s)"
+        for t in TABLES
+    )
+    + " SELECT 1"
+)
+_PIECE_COLUMNS = (
+    "centre",
+    "production_date",
+    "line_no",
+    "event_at",
+    "job_profile_line_no",
+    "reference",
+    "details",
+)
+# Pieces are ~95 % of the rows: binary COPY costs far less client CPU than text (no datetime ->
+# text formatting, no escaping) and less server CPU (no text parsing). The other tables stay in
+# text format (numeric columns are written from floats exactly as before).
+_PIECE_TYPES = ("text", "date", "int4", "timestamptz", "int4", "text", "text")
+# Lines parsed between two hand-offs to the pieces COPY (psycopg sends every ~32 KB, ~400 rows).
+# 256-2,048 measure the same; parsing the whole file first is ~20 % slower end to end.
+STREAM_CHUNK_LINES = 1024
+
 
 def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo | None = None) -> LoadCounts:
+    """Replace the session's rows with this version's; the caller's transaction makes it atomic.
+
+    Pieces are streamed to PostgreSQL while the file is still being parsed (the server inserts
+    one chunk while we parse the next), so rows are written before the whole file is known: any
+    exception, :class:`Quarantine` included, must roll the transaction (or savepoint) back, as
+    ``ingest_version`` and ``reparse_loaded_version`` do.
+    """
     try:
         centre, day = session_of_path(v.path)
     except BadFileName as exc:
         raise Quarantine(f"bad_file_name: {exc}") from exc
-    parsed = parse_log(data, centre, day, tz or ZoneInfo(settings.plant_timezone()))
+    steps = iter_parse_log(
+        data, centre, day, tz or ZoneInfo(settings.plant_timezone()), chunk_lines=STREAM_CHUNK_LINES
+    )
+
+    key = (centre, day)
+    cur.execute(_DELETE_SESSION, {"centre": centre, "day": day})
+    parsed = None
+    with cur.copy(
+        f"COPY raw.machine_logs__pieces ({', '.join(_PIECE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    ) as cp:
+        cp.set_types(_PIECE_TYPES)
+        write_row = cp.write_row
+        sent = 0
+        for parsed in steps:
+            pieces = parsed.pieces
+            for i in range(sent, len(pieces)):
+                write_row(key + pieces[i])
+            sent = len(pieces)
     if parsed.lines_parsed == 0:
         raise Quarantine(
             f"no_valid_events: none of the {parsed.lines_in} lines is a valid event "
@@ -33,9 +83,6 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
             counts=(parsed.lines_in, parsed.lines_rejected),
         )
 
-    key = (centre, day)
-    for table in TABLES:
-        cur.execute(f"DELETE FROM raw.machine_logs__{table} WHERE centre = %s AND production_date = %s", key)
     cur.execute(
         """INSERT INTO raw.machine_logs__sessions
                (centre, production_date, file_version_id, path, sha256, lines_in, lines_parsed,
@@ -58,45 +105,52 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
             PARSER_VERSION,
         ),
     )
-    copy_rows(
-        cur,
-        "raw.machine_logs__job_profiles",
-        ("centre", "production_date", "line_no", "event_at", "reference", "length_mm", "colour", "details"),
-        (key + r for r in parsed.job_profiles),
-    )
-    copy_rows(
-        cur,
-        "raw.machine_logs__pieces",
-        ("centre", "production_date", "line_no", "event_at", "job_profile_line_no", "reference", "details"),
-        (key + r for r in parsed.pieces),
-    )
-    copy_rows(
-        cur,
-        "raw.machine_logs__waits",
-        ("centre", "production_date", "line_no", "started_at", "ended_at", "seconds"),
-        (key + r for r in parsed.waits),
-    )
-    copy_rows(
-        cur,
-        "raw.machine_logs__stops",
-        (
-            "centre",
-            "production_date",
-            "line_no",
-            "started_at",
-            "ended_at",
-            "seconds",
-            "end_line_no",
-            "closed_at_eof",
-        ),
-        (key + r for r in parsed.stops),
-    )
-    copy_rows(
-        cur,
-        "raw.machine_logs__rejected_lines",
-        ("centre", "production_date", "file_version_id", "line_no", "reason", "detail", "line_text"),
-        ((centre, day, v.ledger_id) + r for r in parsed.rejected),
-    )
+    if parsed.job_profiles:
+        copy_rows(
+            cur,
+            "raw.machine_logs__job_profiles",
+            (
+                "centre",
+                "production_date",
+                "line_no",
+                "event_at",
+                "reference",
+                "length_mm",
+                "colour",
+                "details",
+            ),
+            (key + r for r in parsed.job_profiles),
+        )
+    if parsed.waits:
+        copy_rows(
+            cur,
+            "raw.machine_logs__waits",
+            ("centre", "production_date", "line_no", "started_at", "ended_at", "seconds"),
+            (key + r for r in parsed.waits),
+        )
+    if parsed.stops:
+        copy_rows(
+            cur,
+            "raw.machine_logs__stops",
+            (
+                "centre",
+                "production_date",
+                "line_no",
+                "started_at",
+                "ended_at",
+                "seconds",
+                "end_line_no",
+                "closed_at_eof",
+            ),
+            (key + r for r in parsed.stops),
+        )
+    if parsed.rejected:
+        copy_rows(
+            cur,
+            "raw.machine_logs__rejected_lines",
+            ("centre", "production_date", "file_version_id", "line_no", "reason", "detail", "line_text"),
+            ((centre, day, v.ledger_id) + r for r in parsed.rejected),
+        )
     return LoadCounts(
         rows_in=parsed.lines_in,
         rows_loaded=parsed.lines_parsed,

@@ -10,6 +10,7 @@ Line grammar: ``YYYYMMDD HH:MM:SS|@<Event>[: <details>]`` in plant local time.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -141,11 +142,33 @@ def _parse_job_profile(details: str) -> tuple[str, float | None, str | None] | s
     return reference, length_mm, colour
 
 
+# Offsets from local midnight for the fast path below: "HH:MM" (1,440 entries) and "SS" (60),
+# ASCII digits and valid ranges only, so a hit is a validated time of day.
+_HOUR_MINUTE = {f"{h:02d}:{m:02d}": timedelta(hours=h, minutes=m) for h in range(24) for m in range(60)}
+_SECOND = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
+_PIECE_MARKER = "|@StukUitgevoerd:"
+
+
 def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInfo) -> ParsedLog:
     """Parse one file's bytes into rows; never raises on bad content."""
+    *_, out = iter_parse_log(data, centre, production_date, tz)
+    return out
+
+
+def iter_parse_log(
+    data: bytes, centre: str, production_date: date, tz: str | ZoneInfo, *, chunk_lines: int = 2048
+) -> Iterator[ParsedLog]:
+    """:func:`parse_log`, progressively: yields the same :class:`ParsedLog` after each chunk of lines.
+
+    Between two yields only rows are appended to its lists; the counts, first/last event and the
+    stop still open at the end of the file are final after the last yield. The loader uses it to
+    stream rows to PostgreSQL while the rest of the file is still being parsed.
+    """
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     out = ParsedLog(centre=centre, production_date=production_date)
-    text = data.replace(b"\x00", b"").decode("latin-1")
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
+    text = data.decode("latin-1")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # a final newline ends the last line; it does not start a blank one
@@ -153,128 +176,159 @@ def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInf
     day_str = production_date.strftime("%Y%m%d")
     clock = _LocalClock(production_date, zone)
     reject = out.rejected.append
-    current_profile: tuple[int, str] | None = None
+    add_piece = out.pieces.append
+    hour_minute, second = _HOUR_MINUTE, _SECOND
+    # Fast path: on a day with a constant UTC offset, a well-formed piece line
+    # ``<file day> <HH:MM:SS>|@StukUitgevoerd:<details>`` (nearly every line of a real file) gives
+    # exactly what the general path below gives, with a few slice comparisons and lookups.
+    fast_prefix = day_str + " " if clock.constant and len(day_str) == 8 else None
+    base = clock.base
+    profile_line = reference = None  # latest valid JobProfiel (line number, reference)
     open_stop: tuple[int, datetime] | None = None
     first = last = None
+    parsed = blank = 0
 
-    for line_no, raw in enumerate(lines, start=1):
-        line = raw[:-1] if raw.endswith("\r") else raw
-        if not line.strip():
-            out.lines_blank += 1
-            continue
-        stripped = line.strip()
-        marker = stripped.find("|@")
-        if marker < 0:
-            reject((line_no, "no_event_marker", "no '|@' event marker", line[:MAX_LINE_TEXT]))
-            continue
-        stamp = stripped[:marker]
-        if not STAMP_RE.fullmatch(stamp):
-            reject(
-                (
-                    line_no,
-                    "bad_timestamp",
-                    f"timestamp {stamp[:40]!r} is not YYYYMMDD HH:MM:SS",
-                    line[:MAX_LINE_TEXT],
-                )
-            )
-            continue
-        hh, mm, ss = int(stamp[9:11]), int(stamp[12:14]), int(stamp[15:17])
-        if hh > 23 or mm > 59 or ss > 59:
-            reject((line_no, "bad_timestamp", f"time {stamp[9:]!r} out of range", line[:MAX_LINE_TEXT]))
-            continue
-        if stamp[:8] != day_str:
-            try:
-                datetime.strptime(stamp[:8], "%Y%m%d")
-            except ValueError:
+    step = max(1, chunk_lines)
+    for chunk_start in range(0, len(lines), step):
+        if chunk_start:
+            out.lines_parsed, out.lines_blank = parsed, blank
+            yield out
+        for line_no, raw in enumerate(lines[chunk_start : chunk_start + step], start=chunk_start + 1):
+            if fast_prefix is not None and raw[17:34] == _PIECE_MARKER and raw[:9] == fast_prefix:
+                hm = hour_minute.get(raw[9:14])
+                ss = second.get(raw[15:17])
+                if hm is not None and ss is not None and raw[14] == ":":
+                    at = base + (hm + ss)
+                    details = raw[34:].strip()
+                    add_piece((line_no, at, profile_line, reference, details or None))
+                    parsed += 1
+                    if first is None:
+                        first = last = at
+                    elif at > last:
+                        last = at
+                    continue
+            line = raw[:-1] if raw.endswith("\r") else raw
+            stripped = line.strip()
+            if not stripped:
+                blank += 1
+                continue
+            marker = stripped.find("|@")
+            if marker < 0:
+                reject((line_no, "no_event_marker", "no '|@' event marker", line[:MAX_LINE_TEXT]))
+                continue
+            stamp = stripped[:marker]
+            if not STAMP_RE.fullmatch(stamp):
                 reject(
                     (
                         line_no,
                         "bad_timestamp",
-                        f"date {stamp[:8]!r} is not a calendar date",
+                        f"timestamp {stamp[:40]!r} is not YYYYMMDD HH:MM:SS",
                         line[:MAX_LINE_TEXT],
                     )
                 )
                 continue
-            reject(
-                (
-                    line_no,
-                    "date_outside_file_day",
-                    f"line date {stamp[:8]} is not the file's day {day_str}",
-                    line[:MAX_LINE_TEXT],
-                )
-            )
-            continue
-        at = clock.to_utc(hh * 3600 + mm * 60 + ss)
-        if at is None:
-            reject(
-                (
-                    line_no,
-                    "bad_timestamp",
-                    f"{stamp[9:]} does not exist on {day_str} in {zone.key} (daylight-saving gap)",
-                    line[:MAX_LINE_TEXT],
-                )
-            )
-            continue
-        body = stripped[marker + 2 :]
-        event, sep, details = body.partition(":")
-        event = event.strip()
-        details = details.strip() if sep else ""
-        if event not in KNOWN_EVENTS:
-            reject((line_no, "unknown_event", f"unknown event {event[:40]!r}", line[:MAX_LINE_TEXT]))
-            continue
-
-        if event == "MachineWait":
-            m = WAIT_RE.match(details)
-            if not m:
+            hh, mm, ss = int(stamp[9:11]), int(stamp[12:14]), int(stamp[15:17])
+            if hh > 23 or mm > 59 or ss > 59:
+                reject((line_no, "bad_timestamp", f"time {stamp[9:]!r} out of range", line[:MAX_LINE_TEXT]))
+                continue
+            seconds_of_day = hh * 3600 + mm * 60 + ss
+            if stamp[:8] != day_str:
+                try:
+                    datetime.strptime(stamp[:8], "%Y%m%d")
+                except ValueError:
+                    reject(
+                        (
+                            line_no,
+                            "bad_timestamp",
+                            f"date {stamp[:8]!r} is not a calendar date",
+                            line[:MAX_LINE_TEXT],
+                        )
+                    )
+                    continue
                 reject(
                     (
                         line_no,
-                        "bad_details",
-                        f"MachineWait needs '<N> sec', got {details[:40]!r}",
+                        "date_outside_file_day",
+                        f"line date {stamp[:8]} is not the file's day {day_str}",
                         line[:MAX_LINE_TEXT],
                     )
                 )
                 continue
-            seconds = float(m.group(1).replace(",", "."))
-            if seconds > MAX_WAIT_S:
+            at = clock.to_utc(seconds_of_day)
+            if at is None:
                 reject(
                     (
                         line_no,
-                        "bad_details",
-                        f"MachineWait of {seconds:g} s is longer than a day",
+                        "bad_timestamp",
+                        f"{stamp[9:]} does not exist on {day_str} in {zone.key} (daylight-saving gap)",
                         line[:MAX_LINE_TEXT],
                     )
                 )
                 continue
-            out.waits.append((line_no, at, at + timedelta(seconds=seconds), seconds))
-        elif event == "JobProfiel":
-            parsed = _parse_job_profile(details)
-            if isinstance(parsed, str):
-                reject((line_no, "bad_details", parsed, line[:MAX_LINE_TEXT]))
+            body = stripped[marker + 2 :]
+            event, sep, details = body.partition(":")
+            event = event.strip()
+            details = details.strip() if sep else ""
+            if event not in KNOWN_EVENTS:
+                reject((line_no, "unknown_event", f"unknown event {event[:40]!r}", line[:MAX_LINE_TEXT]))
                 continue
-            reference, length_mm, colour = parsed
-            out.job_profiles.append((line_no, at, reference, length_mm, colour, details))
-            current_profile = (line_no, reference)
-        elif event == "StukUitgevoerd":
-            profile_line, reference = current_profile if current_profile else (None, None)
-            out.pieces.append((line_no, at, profile_line, reference, details or None))
-        elif event == "MachineStop":
-            if open_stop is None:  # a second stop while stopped continues the same period
-                open_stop = (line_no, at)
-        elif open_stop is not None:  # MachineStart closes the open stop
-            start_line, started = open_stop
-            ended = max(at, started)  # a start logged before its stop closes it at zero length
-            out.stops.append((start_line, started, ended, (ended - started).total_seconds(), line_no, False))
-            open_stop = None
-        out.lines_parsed += 1
-        if first is None:
-            first = at
-        last = at if last is None or at > last else last
 
+            if event == "StukUitgevoerd":
+                add_piece((line_no, at, profile_line, reference, details or None))
+            elif event == "MachineWait":
+                m = WAIT_RE.match(details)
+                if not m:
+                    reject(
+                        (
+                            line_no,
+                            "bad_details",
+                            f"MachineWait needs '<N> sec', got {details[:40]!r}",
+                            line[:MAX_LINE_TEXT],
+                        )
+                    )
+                    continue
+                seconds = float(m.group(1).replace(",", "."))
+                if seconds > MAX_WAIT_S:
+                    reject(
+                        (
+                            line_no,
+                            "bad_details",
+                            f"MachineWait of {seconds:g} s is longer than a day",
+                            line[:MAX_LINE_TEXT],
+                        )
+                    )
+                    continue
+                out.waits.append((line_no, at, at + timedelta(seconds=seconds), seconds))
+            elif event == "JobProfiel":
+                job = _parse_job_profile(details)
+                if isinstance(job, str):
+                    reject((line_no, "bad_details", job, line[:MAX_LINE_TEXT]))
+                    continue
+                job_reference, length_mm, colour = job
+                out.job_profiles.append((line_no, at, job_reference, length_mm, colour, details))
+                profile_line, reference = line_no, job_reference
+            elif event == "MachineStop":
+                if open_stop is None:  # a second stop while stopped continues the same period
+                    open_stop = (line_no, at)
+            elif open_stop is not None:  # MachineStart closes the open stop
+                start_line, started = open_stop
+                ended = max(at, started)  # a start logged before its stop closes it at zero length
+                out.stops.append(
+                    (start_line, started, ended, (ended - started).total_seconds(), line_no, False)
+                )
+                open_stop = None
+            parsed += 1
+            if first is None:
+                first = last = at
+            elif at > last:
+                last = at
+
+    out.lines_parsed = parsed
+    out.lines_blank = blank
     if open_stop is not None:
         start_line, started = open_stop
         end = last if last is not None and last > started else started
         out.stops.append((start_line, started, end, (end - started).total_seconds(), None, True))
         out.open_stop_closed_at_eof = True
     out.first_event_at, out.last_event_at = first, last
-    return out
+    yield out
