@@ -201,3 +201,46 @@ def _port(env) -> int:
     import os
 
     return int(os.environ["FACTORY_LANDING_URL"].split("@", 1)[1].split("/", 1)[0].split(":")[1])
+
+
+@pytest.mark.sftp
+def test_file_events_over_sftp_grow_duplicate_delete_and_partial_upload(sftp_env):
+    """The same exactly-once rules hold when the inbox is a real SFTP server."""
+    root, url = sftp_env["sftp_root"], sftp_env["warehouse_url"]
+    full = generate_day("DEM12", DAY, random.Random(21), malformed=1)
+    lines = full.split(b"\n")
+    half = b"\n".join(lines[: len(lines) // 3]) + b"\n"
+
+    def ingest_day():
+        result = dg.materialize(
+            [machine_logs_ingest],
+            partition_key="2024-11-05",
+            resources=build_resources(),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        with psycopg.connect(url) as conn:
+            return (
+                conn.execute("SELECT path, status, shrunk FROM raw.ingest_ledger ORDER BY id").fetchall(),
+                conn.execute("SELECT count(*) FROM raw.machine_logs__pieces").fetchone()[0],
+            )
+
+    drop(root, "machine_logs/DEM12/20241105.LOG", half)
+    drop(root, "machine_logs/SU12/20241105.LOG.part", full)  # still uploading: never taken
+    ledger_rows, first = ingest_day()
+    assert ledger_rows == [("machine_logs/DEM12/20241105.LOG", "loaded", False)]
+
+    import os
+    import time
+
+    time.sleep(1.1)  # SFTP mtimes have whole seconds: make the grown version visibly newer
+    drop(root, "machine_logs/DEM12/20241105.LOG", full)  # the controller appended the rest of the day
+    os.utime(root / "machine_logs/DEM12/20241105.LOG")
+    ledger_rows, grown = ingest_day()
+    assert [r[1] for r in ledger_rows] == ["superseded", "loaded"] and grown > first
+
+    drop(root, "machine_logs/DEM12B/20241105.LOG", full)  # same bytes, other name
+    (root / "machine_logs/DEM12/20241105.LOG").unlink()  # removed from the inbox after ingestion
+    ledger_rows, after = ingest_day()
+    assert ledger_rows[-1][:2] == ("machine_logs/DEM12B/20241105.LOG", "duplicate")
+    assert after == grown  # duplicate not loaded again, deleted file's data kept
