@@ -12,50 +12,24 @@ otherwise.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DBT_PROJECT = REPO / "dbt_project"
-MIGRATIONS = REPO / "factory_assets" / "ingest" / "migrations"
-
-PG_HOST = os.environ.get("FACTORY_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("FACTORY_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("FACTORY_TEST_PG_USER", "postgres")
+from tests.dbt_harness import connect, run_dbt, scratch_database
+from tests.dbt_harness import rows as _rows
 
 DAY = date(2026, 3, 2)  # a Monday in winter: Europe/Paris is UTC+01
 
 
-def _admin_connect() -> psycopg.Connection:
-    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
-
-
 @pytest.fixture(scope="module")
-def warehouse(request) -> str:
+def warehouse() -> Iterator[str]:
     """A uniquely named database with the raw migrations applied; dropped afterwards."""
-    dbname = f"test_dbt_ml_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-
-    def drop() -> None:
-        with _admin_connect() as admin:
-            # WITH (FORCE) terminates leftover connections (e.g. of a crashed dbt run)
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-
-    request.addfinalizer(drop)
-
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, autocommit=True) as conn:
-        for migration in sorted(MIGRATIONS.glob("*.sql")):
-            conn.execute(migration.read_text())
-    return dbname
+    with scratch_database("test_dbt_ml") as dbname:
+        yield dbname
 
 
 def _ts(hhmmss: str, day: date = DAY) -> str:
@@ -173,52 +147,13 @@ def _load_raw(conn: psycopg.Connection) -> None:
 @pytest.fixture(scope="module")
 def built(warehouse, tmp_path_factory) -> str:
     """Raw rows loaded and `dbt build` run successfully; returns the database name."""
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=warehouse) as conn:
+    with connect(warehouse) as conn:
         _load_raw(conn)  # committed when the block exits
 
-    work = tmp_path_factory.mktemp("dbt")
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {
-        **os.environ,
-        "FACTORY_DBT_HOST": PG_HOST,
-        "FACTORY_DBT_PORT": str(PG_PORT),
-        "FACTORY_DBT_USER": PG_USER,
-        "FACTORY_DBT_PASSWORD": "",
-        "FACTORY_DBT_DBNAME": warehouse,
-        "FACTORY_TIMEZONE": "Europe/Paris",
-        "DO_NOT_TRACK": "1",
-    }
-    proc = subprocess.run(
-        [
-            str(dbt),
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-            "--no-use-colors",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, f"dbt build failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    out = run_dbt(warehouse, tmp_path_factory.mktemp("dbt"), "build")
     # unit tests ran too (they are part of `dbt build`)
-    assert "unit_test" in proc.stdout or "unit test" in proc.stdout, proc.stdout
+    assert "unit_test" in out or "unit test" in out, out
     return warehouse
-
-
-def _rows(dbname: str, sql: str) -> list[dict]:
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname) as conn:
-        with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-            cur.execute(sql)
-            return cur.fetchall()
 
 
 def test_machine_sessions_hand_computed(built):

@@ -22,31 +22,22 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import os
-import subprocess
-import sys
-import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from factory_assets.demo.machine_logs import write_machine_logs
 from factory_assets.ingest.files import ingest_version
-from factory_assets.ingest.migrate import migrate
 from factory_assets.machine_logs.loader import SOURCE, load_machine_log
 from resources.landing import LocalLandingZone
-
-REPO = Path(__file__).resolve().parents[1]
-DBT_PROJECT = REPO / "dbt_project"
-
-PG_HOST = os.environ.get("FACTORY_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("FACTORY_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("FACTORY_TEST_PG_USER", "postgres")
-TZ = "Europe/Paris"
+from tests.dbt_harness import TIMEZONE as TZ
+from tests.dbt_harness import connect as _connect
+from tests.dbt_harness import rows as _rows
+from tests.dbt_harness import run_dbt, scratch_database
 
 # The machine-log marts and everything they are built from (seeds, staging, intermediate).
 DBT_SELECT = "+path:models/marts/machine_logs"
@@ -57,69 +48,12 @@ MON, TUE, WED = dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 4)  #
 # --------------------------------------------------------------------------- helpers
 
 
-def _connect(dbname: str, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, autocommit=autocommit)
-
-
-def _new_database(request, prefix: str) -> str:
-    """A uniquely named, migrated database, dropped (WITH (FORCE)) when the module is done."""
-    dbname = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with _connect("postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-
-    def drop() -> None:
-        with _connect("postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-
-    request.addfinalizer(drop)
-    with _connect(dbname, autocommit=True) as conn:
-        migrate(conn)
-    return dbname
-
-
 def _dbt_build(dbname: str, work: Path, dbt_vars: dict | None = None) -> dict:
     """`dbt build` of the machine-log marts; returns run_results.json (asserts success)."""
-    dbt = Path(sys.executable).with_name("dbt")
-    env = {
-        **os.environ,
-        "FACTORY_DBT_HOST": PG_HOST,
-        "FACTORY_DBT_PORT": str(PG_PORT),
-        "FACTORY_DBT_USER": PG_USER,
-        "FACTORY_DBT_PASSWORD": "",
-        "FACTORY_DBT_DBNAME": dbname,
-        "FACTORY_TIMEZONE": TZ,
-        "DO_NOT_TRACK": "1",
-    }
-    cmd = [
-        str(dbt),
-        "build",
-        "--select",
-        DBT_SELECT,
-        # only tests whose every parent is selected: a relationships test towards another
-        # domain's model (e.g. production_rejects -> stg_plant__production_raw) is that domain's
-        "--indirect-selection",
-        "cautious",
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--no-use-colors",
-    ]
-    if dbt_vars:
-        cmd += ["--vars", json.dumps(dbt_vars)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"dbt build failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    # only tests whose every parent is selected: a relationships test towards another
+    # domain's model (e.g. production_rejects -> stg_plant__production_raw) is that domain's
+    run_dbt(dbname, work, "build", select=DBT_SELECT, cautious=True, dbt_vars=dbt_vars)
     return json.loads((work / "target" / "run_results.json").read_text())
-
-
-def _rows(dbname: str, sql: str, params=()) -> list[dict]:
-    with _connect(dbname) as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
 
 
 def _ts(day: dt.date, hhmmss: str) -> str:
@@ -212,13 +146,13 @@ def _load_fixture(conn: psycopg.Connection) -> None:
 
 
 @pytest.fixture(scope="module")
-def fixture_db(request, tmp_path_factory) -> str:
-    dbname = _new_database(request, "test_dbt_oee_fix")
-    with _connect(dbname) as conn:
-        _load_fixture(conn)  # committed when the block exits
-    # as_of_date pins the production rules' "today" (FUTURE_DATE) for the fixture's dates
-    _dbt_build(dbname, tmp_path_factory.mktemp("dbt_fix"), {"as_of_date": "2026-03-05"})
-    return dbname
+def fixture_db(tmp_path_factory) -> Iterator[str]:
+    with scratch_database("test_dbt_oee_fix") as dbname:
+        with _connect(dbname) as conn:
+            _load_fixture(conn)  # committed when the block exits
+        # as_of_date pins the production rules' "today" (FUTURE_DATE) for the fixture's dates
+        _dbt_build(dbname, tmp_path_factory.mktemp("dbt_fix"), {"as_of_date": "2026-03-05"})
+        yield dbname
 
 
 def _oee(dbname: str) -> dict[tuple[dt.date, str], dict]:
@@ -358,8 +292,13 @@ DEMO_GAP = ("DEMALU", dt.date(2026, 3, 11))  # file removed: both Wednesday shif
 
 
 @pytest.fixture(scope="module")
-def demo_db(request, tmp_path_factory) -> tuple[str, dict]:
-    dbname = _new_database(request, "test_dbt_oee_demo")
+def demo_db(tmp_path_factory) -> Iterator[tuple[str, dict]]:
+    with scratch_database("test_dbt_oee_demo") as dbname:
+        yield dbname, _load_demo(dbname, tmp_path_factory)
+
+
+def _load_demo(dbname: str, tmp_path_factory) -> dict:
+    """The demo week loaded through the real ingestion path, built; returns run_results.json."""
     landing = tmp_path_factory.mktemp("landing")
     write_machine_logs(landing, days=8, end=DEMO_END, seed=42, with_partial_upload=False)
     centre, day = DEMO_GAP
@@ -373,8 +312,7 @@ def demo_db(request, tmp_path_factory) -> tuple[str, dict]:
         for entry in entries:
             outcome = ingest_version(conn, zone, None, SOURCE, entry, loader, "test-oee")
             assert outcome.status == "loaded", outcome
-    results = _dbt_build(dbname, tmp_path_factory.mktemp("dbt_demo"))
-    return dbname, results
+    return _dbt_build(dbname, tmp_path_factory.mktemp("dbt_demo"))
 
 
 def test_demo_occupation_and_availability_are_realistic(demo_db):

@@ -23,27 +23,15 @@ _PORT / _USER say otherwise.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
-import psycopg.rows
 import pytest
 
-from factory_assets.ingest.migrate import migrate
-
-REPO = Path(__file__).resolve().parents[1]
-DBT_PROJECT = REPO / "dbt_project"
-
-PG_HOST = os.environ.get("FACTORY_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("FACTORY_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("FACTORY_TEST_PG_USER", "postgres")
+from tests.dbt_harness import connect, run_dbt, scratch_database
+from tests.dbt_harness import rows as _rows
 
 SELECTION = [
     "+roller_shutter_orders",
@@ -66,75 +54,22 @@ FACT_COLUMNS = "production_date, plant, line, produced_qty, scrap_qty, good_qty,
 # database and dbt helpers
 
 
-def _admin_connect() -> psycopg.Connection:
-    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True)
-
-
-def _connect(dbname: str, **kwargs) -> psycopg.Connection:
-    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=dbname, **kwargs)
-
-
-def _rows(dbname: str, sql: str, params: tuple = ()) -> list[dict]:
-    with _connect(dbname) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
+# per-source time-zone overrides would change the figures: dbt runs without them
+UNSET_ENV = [f"FACTORY_{source}_TIMEZONE" for source in ("ERP", "MES", "PLANT_DB", "OLTP")]
 
 
 def _execute(dbname: str, *statements: tuple[str, tuple]) -> None:
-    with _connect(dbname) as conn:  # one transaction, committed on exit
+    with connect(dbname) as conn:  # one transaction, committed on exit
         for sql, params in statements:
             conn.execute(sql, params)
 
 
-def _dbt(dbname: str, work: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "FACTORY_DBT_HOST": PG_HOST,
-        "FACTORY_DBT_PORT": str(PG_PORT),
-        "FACTORY_DBT_USER": PG_USER,
-        "FACTORY_DBT_PASSWORD": "",
-        "FACTORY_DBT_DBNAME": dbname,
-        "FACTORY_TIMEZONE": "Europe/Paris",
-        "DO_NOT_TRACK": "1",
-    }
-    for source in ("ERP", "MES", "PLANT_DB", "OLTP"):  # per-source overrides would change the figures
-        env.pop(f"FACTORY_{source}_TIMEZONE", None)
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            *args,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-            "--no-use-colors",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, f"dbt {args[0]} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+def _dbt(dbname: str, work: Path, *args: str, **options) -> str:
+    return run_dbt(dbname, work, *args, unset_env=UNSET_ENV, **options)
 
 
 def _build(dbname: str, work: Path, as_of: str) -> str:
-    out = _dbt(
-        dbname,
-        work,
-        "build",
-        "--select",
-        *SELECTION,
-        "--indirect-selection",
-        "cautious",
-        "--vars",
-        json.dumps({"as_of_date": as_of}),
-    )
+    out = _dbt(dbname, work, "build", select=SELECTION, cautious=True, dbt_vars={"as_of_date": as_of})
     assert "unit test" in out or "unit_test" in out, out  # the unit tests ran too
     return out
 
@@ -230,7 +165,7 @@ PRODUCTION_RAW = [
 
 
 def _load_raw(dbname: str) -> None:
-    with _connect(dbname) as conn, conn.cursor() as cur:
+    with connect(dbname) as conn, conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO raw.erp__a_kopf (id, auftragstyp, aunummer, aualpha, kundennr, kundenbez,"
             " aufstatus, _synced_at) VALUES (%s, 'A', %s, %s, 'K1', 'Client', %s, %s)",
@@ -308,20 +243,13 @@ def _load_raw(dbname: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def scenario(request, tmp_path_factory) -> dict:
-    dbname = f"test_dbt_sql_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
+def scenario(tmp_path_factory) -> Iterator[dict]:
+    with scratch_database("test_dbt_sql") as dbname:
+        yield _run_scenario(dbname, tmp_path_factory)
 
-    def drop() -> None:
-        with _admin_connect() as admin:
-            # WITH (FORCE) terminates leftover connections (e.g. of a crashed dbt run)
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
-    request.addfinalizer(drop)
-
-    with _connect(dbname, autocommit=True) as conn:
-        migrate(conn)
+def _run_scenario(dbname: str, tmp_path_factory) -> dict:
+    """The five steps of the module docstring on ``dbname``; what each step saw, by name."""
     _load_raw(dbname)
     work = tmp_path_factory.mktemp("dbt_sql")
     seen: dict = {"db": dbname}
@@ -379,14 +307,7 @@ def scenario(request, tmp_path_factory) -> dict:
 
     # 5. full refresh: must give what the incremental runs built ------------------------------
     _dbt(
-        dbname,
-        work,
-        "run",
-        "--select",
-        "production_fact",
-        "--full-refresh",
-        "--vars",
-        json.dumps({"as_of_date": "2026-03-06"}),
+        dbname, work, "run", "--full-refresh", select="production_fact", dbt_vars={"as_of_date": "2026-03-06"}
     )
     seen["fact_full_refresh"] = _fact(dbname)
     return seen
