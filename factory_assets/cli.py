@@ -115,11 +115,18 @@ def _instance():
 
 
 def materialize_all(days: list[str] | None = None) -> None:
-    """Ingest every file date present in the landing zone, then build all dbt models."""
+    """Ingest every file date present in the landing zone, then build the date-partitioned dbt
+    models for the same range of days, then the unpartitioned ones."""
     import dagster as dg
 
     from factory_assets.dbt_assets import DBT_RUN_TAGS, build_dbt_assets
-    from factory_assets.machine_logs.assets import PREFIX, machine_logs_ingest, partition_of, takeable
+    from factory_assets.machine_logs.assets import (
+        PARTITIONS,
+        PREFIX,
+        machine_logs_ingest,
+        partition_of,
+        takeable,
+    )
     from factory_assets.resources_config import build_resources
 
     resources = build_resources()
@@ -152,12 +159,50 @@ def materialize_all(days: list[str] | None = None) -> None:
         if not result.success:
             print("machine-log ingestion reported failures (see the Dagster UI); continuing with dbt")
     sync_sql_sources(resources, instance, quiet)
-    print("building dbt models (staging -> marts) ...")
-    dbt_result = dg.materialize(
-        [build_dbt_assets()], resources=resources, instance=instance, tags=DBT_RUN_TAGS, run_config=quiet
-    )
-    if not dbt_result.success:
-        raise SystemExit("dbt build failed; see the Dagster UI or dbt_project/target/run_results.json")
+    machine_log_models, other_models = build_dbt_assets()
+    # 1. the unpartitioned models that do not read machine-log models (seeds, other domains;
+    #    the machine-log models and their tests read some of them);
+    # 2. the date-partitioned machine-log models for the same range of days, in one run
+    #    (without any file date: the latest partition, which creates the views others read);
+    # 3. the unpartitioned models that read them.
+    downstream_keys = _downstream_of(machine_log_models, other_models)
+    upstream = dg.AssetSelection.assets(*(set(other_models.keys) - downstream_keys))
+    downstream = dg.AssetSelection.assets(*downstream_keys)
+    first, last = (days[0], days[-1]) if days else (PARTITIONS.get_last_partition_key(),) * 2
+    steps = [
+        ("seeds and the other domains' dbt models", [other_models], upstream, {}),
+        (
+            f"machine-log dbt models for {first} .. {last}",
+            [machine_log_models],
+            None,
+            {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        ),
+        ("dbt models over all machine-log dates (OEE, Pareto, data quality)", [other_models], downstream, {}),
+    ]
+    for label, assets, selection, tags in steps:
+        print(f"building {label} ...")
+        dbt_result = dg.materialize(
+            assets,
+            selection=selection,
+            resources=resources,
+            instance=instance,
+            tags={**DBT_RUN_TAGS, **tags},
+            run_config=quiet,
+            raise_on_error=False,
+        )
+        if not dbt_result.success:
+            raise SystemExit("dbt build failed; see the Dagster UI or dbt_project/target/run_results.json")
+
+
+def _downstream_of(partitioned, unpartitioned) -> set:
+    """Keys of ``unpartitioned`` that read ``partitioned``, directly or through each other."""
+    found = set(partitioned.keys)
+    grew = True
+    while grew:
+        before = len(found)
+        found |= {k for k, deps in unpartitioned.asset_deps.items() if deps & found}
+        grew = len(found) > before
+    return found & set(unpartitioned.keys)
 
 
 def cmd_reprocess(_args) -> int:

@@ -6,6 +6,23 @@ import dagster as dg
 import pytest
 
 from factory_assets.dbt_assets import DBT_RUN_TAGS
+from factory_assets.machine_logs.assets import PARTITIONS
+
+MACHINE_LOG_PARTITIONED = [
+    ["staging", "stg_machine_logs__sessions"],
+    ["staging", "stg_machine_logs__pieces"],
+    ["intermediate", "int_machine_logs__session_intervals"],
+    ["marts", "machine_sessions"],
+    ["marts", "machine_stops"],
+]
+# whole-history aggregates, other domains' data, or rows depending on neighbouring dates
+UNPARTITIONED = [
+    ["marts", "oee_daily"],
+    ["marts", "stop_pareto"],
+    ["marts", "data_quality_daily"],
+    ["marts", "production_fact"],
+    ["seeds", "shift_calendar"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +69,104 @@ def test_sensors_are_on_by_default_and_tag_runs_for_the_queue(defs):
     assert automation.default_status == dg.DefaultSensorStatus.RUNNING
     assert automation.run_tags == DBT_RUN_TAGS
     assert defs.resolve_job_def("dbt_build").tags == DBT_RUN_TAGS
+    assert defs.resolve_job_def("dbt_build_machine_logs").tags == DBT_RUN_TAGS
+
+
+def test_machine_log_dbt_models_are_partitioned_like_the_ingestion(defs):
+    graph = defs.resolve_asset_graph()
+    ingest = graph.get(dg.AssetKey(["machine_logs", "sessions"]))
+    assert ingest.partitions_def == PARTITIONS
+    for path in MACHINE_LOG_PARTITIONED:
+        node = graph.get(dg.AssetKey(path))
+        assert node.partitions_def == PARTITIONS, path
+        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), path
+    for path in UNPARTITIONED:
+        assert graph.get(dg.AssetKey(path)).partitions_def is None, path
+    # raw partition P -> dbt partition P (identity), not all partitions
+    mapping = graph.get_partition_mapping(dg.AssetKey(["staging", "stg_machine_logs__pieces"]), ingest.key)
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping)
+    assert (mapping.start_offset, mapping.end_offset) == (0, 0)
+
+
+def test_automation_and_jobs_cover_both_dbt_definitions(defs):
+    graph = defs.resolve_asset_graph()
+    automation = {s.name: s for s in defs.sensors}["raw_to_marts_automation"]
+    targeted = automation.asset_selection.resolve(graph)
+    for path in MACHINE_LOG_PARTITIONED + UNPARTITIONED[:3]:
+        assert dg.AssetKey(path) in targeted, path
+    for path in MACHINE_LOG_PARTITIONED + UNPARTITIONED[:3]:
+        condition = graph.get(dg.AssetKey(path)).automation_condition
+        assert "eager_raw_to_marts" in str(condition.get_label()), path
+        # not limited to the latest day: a late log for an older day must update that day
+        assert "in_latest_time_window" not in repr(condition), path
+    partitioned = defs.resolve_job_def("dbt_build_machine_logs")
+    assert partitioned.partitions_def == PARTITIONS
+    assert dg.AssetKey(["marts", "machine_sessions"]) in partitioned.asset_layer.executable_asset_keys
+    whole = defs.resolve_job_def("dbt_build")
+    assert whole.partitions_def is None
+    assert dg.AssetKey(["marts", "oee_daily"]) in whole.asset_layer.executable_asset_keys
+    assert dg.AssetKey(["marts", "machine_sessions"]) not in whole.asset_layer.executable_asset_keys
+
+
+def test_no_dbt_test_reads_models_of_both_dbt_definitions():
+    """Such a test would also run (eager indirect selection) in the other definition's runs,
+    against a day that definition did not build."""
+    import json
+
+    from factory_assets.dbt_assets import build_dbt_assets, dbt_project
+
+    partitioned, other = build_dbt_assets()
+    names = {k.path[-1] for k in partitioned.keys}
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test":
+            parents = [d.split(".")[-1] for d in node["depends_on"]["nodes"] if not d.startswith("source.")]
+            assert len({p in names for p in parents}) <= 1, (node["name"], parents)
+
+
+@pytest.mark.parametrize(
+    ("partition_key", "expected"),
+    [
+        ("2026-03-02", {"min_date": "2026-03-02", "max_date": "2026-03-02"}),
+        (
+            dg.PartitionKeyRange("2026-03-01", "2026-03-04"),
+            {"min_date": "2026-03-01", "max_date": "2026-03-04"},
+        ),
+    ],
+)
+def test_a_partitioned_dbt_run_passes_its_dates_as_vars(monkeypatch, partition_key, expected):
+    import json
+
+    from factory_assets import dbt_assets
+
+    calls: list[list[str]] = []
+
+    class RecordingDbt(dg.ConfigurableResource):
+        def cli(self, args, context):
+            calls.append(list(args))
+            return type("Invocation", (), {"stream": lambda _self: iter(())})()
+
+    monkeypatch.setattr(dbt_assets, "_prepare", lambda warehouse: None)
+    assets = dbt_assets.build_machine_log_dbt_assets()
+    kwargs = (
+        {"partition_key": partition_key}
+        if isinstance(partition_key, str)
+        else {
+            "tags": {
+                "dagster/asset_partition_range_start": partition_key.start,
+                "dagster/asset_partition_range_end": partition_key.end,
+            }
+        }
+    )
+    result = dg.materialize(
+        [assets], resources={"dbt": RecordingDbt(), "warehouse": RecordingDbt()}, **kwargs
+    )
+    assert result.success
+    assert len(calls) == 1
+    args = calls[0]
+    assert args[0] == "build"
+    assert json.loads(args[args.index("--vars") + 1]) == expected
 
 
 def test_secrets_are_env_vars_not_values(monkeypatch):

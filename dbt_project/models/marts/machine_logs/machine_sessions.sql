@@ -2,11 +2,26 @@
 -- the figures plant people read (DESIGN.md §6.1): durations in HOURS, rates in PERCENT of
 -- the production span. The time accounting (interval unions, clipping) is done in
 -- int_machine_logs__session_intervals; this model only converts, rounds and adds context.
+--
+-- Date-partitioned in Dagster (DESIGN.md §8): incremental, an incremental run rewrites only the
+-- production dates between vars min_date and max_date (macros/partition_window.sql); without
+-- the vars, or on the first build, every date is built.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['centre', 'production_date'],
+    on_schema_change='fail',
+    pre_hook="{{ partition_delete_hook('production_date') }}"
+) }}
 
 with
 
 sessions as (
     select * from {{ ref('stg_machine_logs__sessions') }}
+    {% if is_incremental() %}
+    where {{ partition_date_window('production_date') }}
+    {% endif %}
 ),
 
 intervals as (

@@ -9,6 +9,20 @@
 -- * is_micro_stop: seconds below var `micro_stop_threshold_s` (default 120 s), for both kinds;
 -- * duration_bucket / start_hour: the axes of marts.stop_pareto, kept here so that BI can
 --   build the same Pareto over any date range.
+--
+-- Date-partitioned in Dagster (DESIGN.md §8): incremental, an incremental run rewrites only the
+-- production dates between vars min_date and max_date (macros/partition_window.sql); without
+-- the vars, or on the first build, every date is built. Per date is exact: the shift of a
+-- period of date D is one of the windows of D - 1 .. D + 1, and int_machine_logs__shift_windows
+-- always has those for a date with a session (it spans first session - 1 .. last session + 1).
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['centre', 'production_date', 'kind', 'line_no'],
+    on_schema_change='fail',
+    pre_hook="{{ partition_delete_hook('production_date') }}"
+) }}
 
 {%- set micro_stop_s = var('micro_stop_threshold_s', 120) %}
 
@@ -40,6 +54,13 @@ periods as (
     from {{ ref('stg_machine_logs__stops') }}
 ),
 
+periods_in_window as (
+    select * from periods
+    {% if is_incremental() %}
+    where {{ partition_date_window('production_date') }}
+    {% endif %}
+),
+
 windows as (
     select centre, shift_date, shift_name, shift_start_at, shift_end_at
     from {{ ref('int_machine_logs__shift_windows') }}
@@ -52,7 +73,7 @@ attributed as (
         p.*,
         w.shift_date,
         w.shift_name
-    from periods as p
+    from periods_in_window as p
     left join windows as w
         on  w.centre = p.centre
         and p.started_at >= w.shift_start_at
