@@ -52,68 +52,13 @@ from factory_assets.ingest import files as files_mod
 from factory_assets.ingest import ledger
 from factory_assets.ingest.migrate import migrate
 from factory_assets.machine_logs import loader as loader_mod
+from factory_assets.machine_logs.loader import COLUMNS
 from factory_assets.machine_logs.parser import PARSER_VERSION, parse_log, session_of_path
 from resources.landing import LocalLandingZone
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-# Column lists of the baseline TSV files, in the order the loader writes them.
-COLUMNS = {
-    "sessions": (
-        "centre",
-        "production_date",
-        "file_version_id",
-        "path",
-        "sha256",
-        "lines_in",
-        "lines_parsed",
-        "lines_blank",
-        "lines_rejected",
-        "first_event_at",
-        "last_event_at",
-        "open_stop_closed_at_eof",
-        "parser_version",
-    ),
-    "job_profiles": (
-        "centre",
-        "production_date",
-        "line_no",
-        "event_at",
-        "reference",
-        "length_mm",
-        "colour",
-        "details",
-    ),
-    "pieces": (
-        "centre",
-        "production_date",
-        "line_no",
-        "event_at",
-        "job_profile_line_no",
-        "reference",
-        "details",
-    ),
-    "waits": ("centre", "production_date", "line_no", "started_at", "ended_at", "seconds"),
-    "stops": (
-        "centre",
-        "production_date",
-        "line_no",
-        "started_at",
-        "ended_at",
-        "seconds",
-        "end_line_no",
-        "closed_at_eof",
-    ),
-    "rejected_lines": (
-        "centre",
-        "production_date",
-        "file_version_id",
-        "line_no",
-        "reason",
-        "detail",
-        "line_text",
-    ),
-}
+# Column lists of the baseline TSV files: the loader's own (one definition).
 
 
 # --- small helpers -----------------------------------------------------------------------------

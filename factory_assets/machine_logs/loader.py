@@ -28,15 +28,20 @@ _DELETE_SESSION = (
     )
     + " SELECT 1"
 )
-_PIECE_COLUMNS = (
-    "centre",
-    "production_date",
-    "line_no",
-    "event_at",
-    "job_profile_line_no",
-    "reference",
-    "details",
-)
+# Raw columns per table, in the order the parser's row tuples (prefixed as below) provide them.
+# One definition, used by the loader and by bench/machine_logs.py.
+_KEY = ("centre", "production_date")
+COLUMNS = {
+    "sessions": (
+        *_KEY, "file_version_id", "path", "sha256", "lines_in", "lines_parsed", "lines_blank",
+        "lines_rejected", "first_event_at", "last_event_at", "open_stop_closed_at_eof", "parser_version",
+    ),
+    "job_profiles": (*_KEY, "line_no", "event_at", "reference", "length_mm", "colour", "details"),
+    "pieces": (*_KEY, "line_no", "event_at", "job_profile_line_no", "reference", "details"),
+    "waits": (*_KEY, "line_no", "started_at", "ended_at", "seconds"),
+    "stops": (*_KEY, "line_no", "started_at", "ended_at", "seconds", "end_line_no", "closed_at_eof"),
+    "rejected_lines": (*_KEY, "file_version_id", "line_no", "reason", "detail", "line_text"),
+}  # fmt: skip
 # Pieces are ~95 % of the rows: binary COPY costs far less client CPU than text (no datetime ->
 # text formatting, no escaping) and less server CPU (no text parsing). The other tables stay in
 # text format (numeric columns are written from floats exactly as before).
@@ -66,7 +71,7 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
     cur.execute(_DELETE_SESSION, {"centre": centre, "day": day})
     parsed = None
     with cur.copy(
-        f"COPY raw.machine_logs__pieces ({', '.join(_PIECE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        f"COPY raw.machine_logs__pieces ({', '.join(COLUMNS['pieces'])}) FROM STDIN (FORMAT BINARY)"
     ) as cp:
         cp.set_types(_PIECE_TYPES)
         write_row = cp.write_row
@@ -84,11 +89,8 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
         )
 
     cur.execute(
-        """INSERT INTO raw.machine_logs__sessions
-               (centre, production_date, file_version_id, path, sha256, lines_in, lines_parsed,
-                lines_blank, lines_rejected, first_event_at, last_event_at, open_stop_closed_at_eof,
-                parser_version)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        f"INSERT INTO raw.machine_logs__sessions ({', '.join(COLUMNS['sessions'])}) "
+        f"VALUES ({', '.join(['%s'] * len(COLUMNS['sessions']))})",
         (
             centre,
             day,
@@ -105,52 +107,15 @@ def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo 
             PARSER_VERSION,
         ),
     )
-    if parsed.job_profiles:
-        copy_rows(
-            cur,
-            "raw.machine_logs__job_profiles",
-            (
-                "centre",
-                "production_date",
-                "line_no",
-                "event_at",
-                "reference",
-                "length_mm",
-                "colour",
-                "details",
-            ),
-            (key + r for r in parsed.job_profiles),
-        )
-    if parsed.waits:
-        copy_rows(
-            cur,
-            "raw.machine_logs__waits",
-            ("centre", "production_date", "line_no", "started_at", "ended_at", "seconds"),
-            (key + r for r in parsed.waits),
-        )
-    if parsed.stops:
-        copy_rows(
-            cur,
-            "raw.machine_logs__stops",
-            (
-                "centre",
-                "production_date",
-                "line_no",
-                "started_at",
-                "ended_at",
-                "seconds",
-                "end_line_no",
-                "closed_at_eof",
-            ),
-            (key + r for r in parsed.stops),
-        )
-    if parsed.rejected:
-        copy_rows(
-            cur,
-            "raw.machine_logs__rejected_lines",
-            ("centre", "production_date", "file_version_id", "line_no", "reason", "detail", "line_text"),
-            ((centre, day, v.ledger_id) + r for r in parsed.rejected),
-        )
+    small_tables = (
+        ("job_profiles", (key + r for r in parsed.job_profiles), parsed.job_profiles),
+        ("waits", (key + r for r in parsed.waits), parsed.waits),
+        ("stops", (key + r for r in parsed.stops), parsed.stops),
+        ("rejected_lines", ((centre, day, v.ledger_id) + r for r in parsed.rejected), parsed.rejected),
+    )
+    for table, rows, present in small_tables:
+        if present:  # no COPY round trip for an empty table
+            copy_rows(cur, f"raw.machine_logs__{table}", COLUMNS[table], rows)
     return LoadCounts(
         rows_in=parsed.lines_in,
         rows_loaded=parsed.lines_parsed,
