@@ -16,11 +16,19 @@
 --                    so every shift of the day gets the day's ratio); NULL when not known
 --   OEE            = availability x performance x quality (NULL when quality is NULL)
 --   oee_excluding_quality = availability x performance
---   MTBF = APT / stops, MTTR = stop time / stops, where stops = stop periods STARTING in the
---   shift (NULL when there is none); stop time is the union of stops inside the shift.
+--   MTBF = APT / stops, MTTR = stop time / stops; NULL when the shift has no stop.
 --
--- has_log: some session's event range [first event, last event] overlaps the shift. Without
--- a log nothing was measured: the time, piece and ratio columns are NULL (not 0, not 100 %).
+-- Counting follows the clipping: a stop (or wait) counts once in EVERY shift it overlaps for a
+-- positive time, wherever it starts (a stop 12:50-13:20 is one stop of 600 s in the morning and
+-- one stop of 1200 s in the afternoon). A zero-length period (e.g. a trailing MachineStop
+-- closed at its own instant) overlaps nothing for a positive time: no failure event, no time.
+-- marts.machine_stops differs on purpose: there a period carries the shift in which it starts.
+--
+-- has_log (covered): a session (log file) exists for the centre and a production date that the
+-- shift overlaps (the shift's date; for a night shift also the next day). The time of a covered
+-- shift with no event in it is available time with no output (APT = PBT, availability 1,
+-- performance 0: a performance loss), never NULL. Without a log nothing was measured: the
+-- time, piece and ratio columns are NULL (not 0, not 100 %).
 -- Components are fractions rounded to 4 decimals, computed from unrounded values.
 
 with
@@ -31,13 +39,14 @@ windows as (
     where in_session_range
 ),
 
+-- a shift is covered by the log of any production date (plant-local day) it overlaps
 coverage as (
     select distinct w.centre, w.shift_date, w.shift_name
     from windows as w
     join {{ ref('stg_machine_logs__sessions') }} as s
         on  s.centre = w.centre
-        and s.first_event_at <  w.shift_end_at
-        and s.last_event_at  >= w.shift_start_at
+        and (s.production_date + time '00:00')     at time zone {{ plant_timezone() }} < w.shift_end_at
+        and (s.production_date + 1 + time '00:00') at time zone {{ plant_timezone() }} > w.shift_start_at
 ),
 
 periods as (
@@ -48,7 +57,9 @@ periods as (
     from {{ ref('stg_machine_logs__stops') }}
 ),
 
--- every period cut to each shift it overlaps
+-- every period cut to each shift it overlaps for a positive time: one row per (period, shift).
+-- A zero-length period yields no row (it adds no time and is no event), and neither does a
+-- period that only touches the shift's start or end.
 clipped as (
     select
         w.centre,
@@ -62,6 +73,7 @@ clipped as (
         on  w.centre = p.centre
         and p.started_at < w.shift_end_at
         and p.ended_at   > w.shift_start_at
+    where p.ended_at > p.started_at
 ),
 
 -- one gaps-and-islands pass for three unions: waits, stops, and both together (downtime)
@@ -87,20 +99,16 @@ lost_time as (
     group by centre, shift_date, shift_name
 ),
 
--- periods counted in the shift in which they start
+-- periods counted once in every shift they overlap for a positive time (same rows as the time)
 period_counts as (
     select
-        w.centre,
-        w.shift_date,
-        w.shift_name,
-        count(*) filter (where p.kind = 'stop') as stops,
-        count(*) filter (where p.kind = 'wait') as waits
-    from periods as p
-    join windows as w
-        on  w.centre = p.centre
-        and p.started_at >= w.shift_start_at
-        and p.started_at <  w.shift_end_at
-    group by w.centre, w.shift_date, w.shift_name
+        centre,
+        shift_date,
+        shift_name,
+        count(*) filter (where kind = 'stop') as stops,
+        count(*) filter (where kind = 'wait') as waits
+    from clipped
+    group by centre, shift_date, shift_name
 ),
 
 ideal as (
