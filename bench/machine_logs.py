@@ -46,7 +46,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from factory_assets import settings
 from factory_assets.demo.machine_logs import lines_for_benchmark
 from factory_assets.ingest import files as files_mod
 from factory_assets.ingest import ledger
@@ -54,6 +53,7 @@ from factory_assets.ingest.migrate import migrate
 from factory_assets.machine_logs import loader as loader_mod
 from factory_assets.machine_logs.loader import COLUMNS
 from factory_assets.machine_logs.parser import PARSER_VERSION, parse_log, session_of_path
+from resources import settings
 from resources.landing import LocalLandingZone
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -342,8 +342,8 @@ def run_parse_only(landing: Path) -> tuple[int, float]:
 
 def run_asset(url: str, landing: Path, archive: Path) -> float:
     import dagster as dg
-
     from factory_assets.machine_logs.assets import machine_logs_ingest
+
     from resources.landing import LandingZoneResource
     from resources.warehouse import WarehouseResource
 

@@ -34,12 +34,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+from factory_assets.machine_logs.assets import PREFIX, partition_of
 
-from factory_assets import settings
 from factory_assets.ingest import ledger
 from factory_assets.ingest.migrate import migrate
-from factory_assets.machine_logs.assets import PREFIX, partition_of
 from factory_assets.machine_logs.loader import SOURCE
+from resources import settings
 from resources.landing import LocalLandingZone
 from sensors.landing_sensor import max_runs_per_tick, plan_tick
 
@@ -178,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.no_sensor:
             import dagster as dg
+            from sensors.machine_logs import machine_logs_sensor
 
             from resources.landing import LandingZoneResource
             from resources.warehouse import WarehouseResource
-            from sensors.machine_logs import machine_logs_sensor
 
             resources = {
                 "warehouse": WarehouseResource(url=url),

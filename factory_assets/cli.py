@@ -2,9 +2,11 @@
 
     factory demo [--days N] [--no-serve]   up + demo data + first full materialisation + summary + UI
     factory up                             start the embedded PostgreSQL (demo mode), write DAGSTER_HOME
-    factory materialize                    materialise every asset once (all file dates, then dbt)
-    factory summary                        what is loaded: files, rows, rejects, per-centre figures
-    factory reprocess                      re-parse every loaded machine-log day (after a parser upgrade)
+    factory materialize                    run the code location's ingest jobs, then its dbt jobs
+    factory summary                        what is loaded: files, rows, rejects, per-domain figures
+    factory reprocess                      re-parse loaded file versions (after a parser upgrade), then dbt
+    factory retry-failed [--source S] [--path P] [--id N]
+                                           give failed file versions a new set of attempts
     factory serve [--port P]               Dagster webserver + daemon (sensors, automation) until Ctrl-C
     factory stop                           stop webserver, daemon and the embedded PostgreSQL
 
@@ -21,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from factory_assets import embedded, settings
+from resources import embedded, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,9 +82,9 @@ def prepare_environment() -> dict[str, str]:
     (dh / "dagster.yaml").write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(dh)
     (home / "landing").mkdir(exist_ok=True)
-    from resources.warehouse import WarehouseResource
+    from factory_assets.ingest.migrate import ensure_schema
 
-    applied = WarehouseResource(url=os.environ.get("FACTORY_WAREHOUSE_URL")).ensure_schema()
+    applied = ensure_schema(_resolved("warehouse"))
     if applied:
         print(f"warehouse: applied migrations {', '.join(applied)}")
     return {k: os.environ[k] for k in ("FACTORY_HOME", "DAGSTER_HOME", "FACTORY_DAGSTER_STORAGE_URL")}
@@ -95,7 +97,8 @@ def cmd_up(_args) -> int:
         if settings.demo_mode()
         else settings.redact_url(os.environ["FACTORY_WAREHOUSE_URL"])
     )
-    print(f"warehouse: {wh}\nDAGSTER_HOME: {env['DAGSTER_HOME']}\nlanding zone: {settings.landing_url()}")
+    landing = settings.redact_url(settings.landing_url())
+    print(f"warehouse: {wh}\nDAGSTER_HOME: {env['DAGSTER_HOME']}\nlanding zone: {landing}")
     return 0
 
 
@@ -114,146 +117,139 @@ def _instance():
     return DagsterInstance.get()
 
 
-def materialize_all(days: list[str] | None = None) -> None:
-    """Ingest every file date present in the landing zone, then build the date-partitioned dbt
-    models for the same range of days, then the unpartitioned ones."""
-    import dagster as dg
+def code_location():
+    """The code location's :class:`dagster.Definitions`, exactly as Dagster loads it."""
+    from factory_assets.definitions import defs
 
-    from factory_assets.dbt_assets import DBT_RUN_TAGS, build_dbt_assets
-    from factory_assets.machine_logs.assets import (
-        PARTITIONS,
-        PREFIX,
-        machine_logs_ingest,
-        partition_of,
-        takeable,
+    return defs()
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def _jobs(defs, phase: str) -> list:
+    """Jobs of the code location tagged ``factory/phase = phase`` (ingest jobs, dbt jobs)."""
+    from factory_assets.tags import PHASE_TAG
+
+    jobs = [j for j in defs.resolve_all_job_defs() if j.tags.get(PHASE_TAG) == phase]
+    return sorted(jobs, key=lambda j: j.name)
+
+
+def _resolved(name: str):
+    from factory_assets.resources_config import build_resources, resolved
+
+    return resolved(build_resources()[name])
+
+
+def _partitions_with_files(kind) -> list[str]:
+    """Partition keys of the takeable files of ``kind`` in the landing zone."""
+    from factory_assets.ingest.listing import triage
+
+    with _resolved("landing").open() as zone:
+        tri = triage(kind, zone.list_entries(kind.prefix))
+    return sorted({c.partition_key for _, c in tri.takeable if c.partition_key})
+
+
+def _range_tags(keys: list[str]) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+
+def _execute(job, label: str, *, tags: dict | None = None, run_config: dict | None = None) -> bool:
+    print(f"{label} ...")
+    result = job.execute_in_process(
+        instance=_instance(), tags=tags or {}, run_config=run_config or QUIET, raise_on_error=False
     )
-    from factory_assets.resources_config import build_resources
+    if not result.success:
+        print(f"  {job.name} reported failures (see the Dagster UI)")
+    return result.success
 
-    resources = build_resources()
-    instance = _instance()
-    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    if days is None:
-        with resources["landing"].open() as zone:
-            days = set()
-            for e in zone.list_files(PREFIX):
-                if takeable(e):
-                    try:
-                        days.add(partition_of(e.path))
-                    except ValueError:
-                        pass
-            days = sorted(days)
-    if days:
-        print(f"ingesting machine logs for {len(days)} day(s): {days[0]} .. {days[-1]}")
-        result = dg.materialize(
-            [machine_logs_ingest],
-            resources=resources,
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": days[0],
-                "dagster/asset_partition_range_end": days[-1],
-                "factory/source": "machine_logs",
-            },
-            raise_on_error=False,
-            run_config=quiet,
+
+def materialize_all(partition_keys: dict[str, list[str]] | None = None) -> None:
+    """Run every ingest job of the code location, then every dbt job.
+
+    A date-partitioned job runs once over the range of dates that have files (or, for
+    ``reprocess``, the dates given in ``partition_keys`` by partitioning name); the dbt jobs that
+    share its partitions run over the same range, the unpartitioned dbt job last. Nothing here
+    knows a domain: a newly declared file kind or SQL source is materialised with no change.
+    """
+    from factory_assets.file_kinds import kind_for_job
+
+    defs = code_location()
+    ranges: dict[str, list[str]] = dict(partition_keys or {})
+    skip = {f"{s}_sql_sync" for s in unconfigured_sql_sources()}
+    for job in _jobs(defs, "ingest"):
+        kind = kind_for_job(job.name)
+        if job.name in skip:
+            print(f"{job.name}: source not configured (set its FACTORY_*_URL); skipped")
+            continue
+        if job.partitions_def is None:
+            _execute(job, f"running {job.name}", run_config=QUIET)
+            continue
+        keys = ranges.get(kind.source) if kind and partition_keys is not None else None
+        if keys is None and kind is not None:
+            keys = _partitions_with_files(kind)
+            ranges[kind.source] = keys
+        if not keys:
+            print(f"{job.name}: no file in the landing zone")
+            continue
+        _execute(
+            job, f"running {job.name} for {len(keys)} day(s): {keys[0]} .. {keys[-1]}", tags=_range_tags(keys)
         )
-        if not result.success:
-            print("machine-log ingestion reported failures (see the Dagster UI); continuing with dbt")
-    sync_sql_sources(resources, instance, quiet)
-    machine_log_models, other_models = build_dbt_assets()
-    # 1. the unpartitioned models that do not read machine-log models (seeds, other domains;
-    #    the machine-log models and their tests read some of them);
-    # 2. the date-partitioned machine-log models for the same range of days, in one run
-    #    (without any file date: the latest partition, which creates the views others read);
-    # 3. the unpartitioned models that read them.
-    downstream_keys = _downstream_of(machine_log_models, other_models)
-    upstream = dg.AssetSelection.assets(*(set(other_models.keys) - downstream_keys))
-    downstream = dg.AssetSelection.assets(*downstream_keys)
-    first, last = (days[0], days[-1]) if days else (PARTITIONS.get_last_partition_key(),) * 2
-    steps = [
-        ("seeds and the other domains' dbt models", [other_models], upstream, {}),
-        (
-            f"machine-log dbt models for {first} .. {last}",
-            [machine_log_models],
-            None,
-            {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-        ),
-        ("dbt models over all machine-log dates (OEE, Pareto, data quality)", [other_models], downstream, {}),
-    ]
-    for label, assets, selection, tags in steps:
-        print(f"building {label} ...")
-        dbt_result = dg.materialize(
-            assets,
-            selection=selection,
-            resources=resources,
-            instance=instance,
-            tags={**DBT_RUN_TAGS, **tags},
-            run_config=quiet,
-            raise_on_error=False,
-        )
-        if not dbt_result.success:
+    dbt_jobs = _jobs(defs, "dbt")
+    for job in [j for j in dbt_jobs if j.partitions_def is not None]:
+        name = job.name.removeprefix("dbt_build_")
+        keys = ranges.get(name) or [job.partitions_def.get_last_partition_key()]
+        if not _execute(
+            job, f"building dbt models of {name} for {keys[0]} .. {keys[-1]}", tags=_range_tags(keys)
+        ):
+            raise SystemExit("dbt build failed; see the Dagster UI or dbt_project/target/run_results.json")
+    for job in [j for j in dbt_jobs if j.partitions_def is None]:
+        if not _execute(job, "building every other dbt model, seed and snapshot"):
             raise SystemExit("dbt build failed; see the Dagster UI or dbt_project/target/run_results.json")
 
 
-def _downstream_of(partitioned, unpartitioned) -> set:
-    """Keys of ``unpartitioned`` that read ``partitioned``, directly or through each other."""
-    found = set(partitioned.keys)
-    grew = True
-    while grew:
-        before = len(found)
-        found |= {k for k, deps in unpartitioned.asset_deps.items() if deps & found}
-        grew = len(found) > before
-    return found & set(unpartitioned.keys)
-
-
 def cmd_reprocess(_args) -> int:
-    """Re-parse every loaded machine-log session with the current parser (after an upgrade)."""
-    from resources.warehouse import WarehouseResource
+    """Re-parse loaded file versions with the current parsers (after an upgrade), then dbt."""
+    from factory_assets.ingest.migrate import ensure_schema
 
     prepare_environment()
-    with WarehouseResource(url=os.environ.get("FACTORY_WAREHOUSE_URL")).connection() as conn:
-        days = [
-            r[0].isoformat()
-            for r in conn.execute(
-                "SELECT DISTINCT production_date FROM raw.machine_logs__sessions ORDER BY 1"
-            ).fetchall()
-        ]
-    if not days:
-        print("nothing to reprocess: no machine-log session is loaded")
-        return 0
-    materialize_all(days)
+    warehouse = _resolved("warehouse")
+    ensure_schema(warehouse)
+    with warehouse.connection() as conn:
+        rows = conn.execute(
+            "SELECT source, array_agg(DISTINCT partition_key ORDER BY partition_key) FROM raw.ingest_ledger "
+            "WHERE status = 'loaded' AND partition_key IS NOT NULL GROUP BY source"
+        ).fetchall()
+    materialize_all({source: keys for source, keys in rows})
     return cmd_summary(None)
 
 
-def configured_sql_sources() -> list[str]:
-    """Every source in demo mode; otherwise only those whose URL variable is set."""
+def cmd_retry_failed(args) -> int:
+    """Re-arm failed versions (the same as the ``rearm_failed_versions_job`` from the UI)."""
+    from factory_assets.ingest import ledger
+    from factory_assets.ingest.migrate import ensure_schema
+
+    prepare_environment()
+    warehouse = _resolved("warehouse")
+    ensure_schema(warehouse)
+    with warehouse.connection() as conn:
+        rearmed = ledger.rearm_failed(conn, args.source, args.path or None, args.id or None)
+    for ledger_id, source, path in rearmed:
+        print(f"re-armed {source} version {ledger_id}: {path}")
+    print(
+        f"{len(rearmed)} failed version(s) re-armed; the next sensor tick (or `factory materialize`) takes them"
+    )
+    return 0
+
+
+def unconfigured_sql_sources() -> list[str]:
+    """None in demo mode (demo databases); otherwise the sources whose URL variable is unset."""
     from factory_assets.sql_sources.tables import SOURCES
     from resources.sql_source import url_variable
 
     if settings.demo_mode():
-        return list(SOURCES)
-    return [s for s in SOURCES if os.environ.get(url_variable(s))]
-
-
-def sync_sql_sources(resources: dict, instance, run_config: dict) -> None:
-    """One sync run per configured SQL source (as the schedules would start them)."""
-    import dagster as dg
-
-    from factory_assets.sql_sources.assets import build_sql_source_assets
-
-    assets = build_sql_source_assets()
-    for source in configured_sql_sources():
-        selected = [a for a in assets if next(iter(a.keys)).path[0] == source]
-        print(f"syncing SQL source {source} ({len(selected)} tables) ...")
-        result = dg.materialize(
-            selected,
-            resources=resources,
-            instance=instance,
-            tags={"factory/source": source},
-            raise_on_error=False,
-            run_config=run_config,
-        )
-        if not result.success:
-            print(f"sync of {source} reported failures (see the Dagster UI); continuing")
+        return []
+    return [s for s in SOURCES if not os.environ.get(url_variable(s))]
 
 
 def cmd_materialize(_args) -> int:
@@ -263,69 +259,10 @@ def cmd_materialize(_args) -> int:
 
 
 def summary_text() -> str:
-    from resources.warehouse import WarehouseResource
+    from factory_assets.summary import summary_lines
 
-    lines = []
-    with WarehouseResource(url=os.environ.get("FACTORY_WAREHOUSE_URL")).connection() as conn:
-        for source, status, n, rin, rload, rrej in conn.execute(
-            """SELECT source, status, count(*), coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0),
-                      coalesce(sum(rows_rejected), 0)
-                 FROM raw.ingest_ledger GROUP BY 1, 2 ORDER BY 1, 2"""
-        ).fetchall():
-            lines.append(
-                f"  {source:<14} {status:<12} files={n:<5} lines in={rin:<8} loaded={rload:<8} rejected={rrej}"
-            )
-        lines.insert(0, "files (raw.ingest_ledger):")
-        try:
-            rows = conn.execute(
-                """SELECT centre, count(*), sum(pieces), round(avg(occupation_rate_pct), 1),
-                          round(sum(stops)::numeric / count(*), 1)
-                     FROM marts.machine_sessions GROUP BY centre ORDER BY centre"""
-            ).fetchall()
-        except Exception as exc:  # noqa: BLE001 - the mart may not exist before the first dbt build
-            conn.rollback()
-            rows = []
-            lines.append(f"marts.machine_sessions not available yet: {exc}")
-        if rows:
-            lines.append("machine sessions (marts.machine_sessions):")
-            for centre, days, pieces, occ, stops in rows:
-                lines.append(
-                    f"  {centre:<8} days={days:<3} pieces={pieces:<6} mean occupation={occ}%  stops/day={stops}"
-                )
-        lines.extend(_optional_summary(conn))
-    return "\n".join(lines)
-
-
-def _optional_summary(conn) -> list[str]:
-    """Figures from marts that may not exist yet (first run, or a source not configured)."""
-    queries = {
-        "OEE (marts.oee_daily, shifts with a log)": """
-            SELECT centre, round(avg(availability), 3), round(avg(performance), 3),
-                   round(avg(oee_excluding_quality), 3), round(avg(oee), 3)
-              FROM marts.oee_daily WHERE has_log GROUP BY centre ORDER BY centre""",
-        "data quality (marts.data_quality_daily)": """
-            SELECT source, reason, sum(rejected_rows) FROM marts.data_quality_daily
-             GROUP BY 1, 2 ORDER BY 1, 2""",
-        "marts": """
-            SELECT 'production_fact', count(*) FROM marts.production_fact
-            UNION ALL SELECT 'production_rejects', count(*) FROM marts.production_rejects
-            UNION ALL SELECT 'roller_shutter_orders', count(*) FROM marts.roller_shutter_orders""",
-    }
-    out: list[str] = []
-    for title, sql in queries.items():
-        try:
-            rows = conn.execute(sql).fetchall()
-        except Exception:  # noqa: BLE001 - mart not built (yet): nothing to show
-            conn.rollback()
-            continue
-        out.append(f"{title}:")
-        if title.startswith("OEE"):
-            out.extend(
-                f"  {c:<8} availability={a} performance={p} A×P={ap} OEE={o}" for c, a, p, ap, o in rows
-            )
-        else:
-            out.extend("  " + "  ".join(str(v) for v in r) for r in rows)
-    return out
+    with _resolved("warehouse").connection() as conn:
+        return "\n".join(summary_lines(conn))
 
 
 def cmd_summary(_args) -> int:
@@ -449,8 +386,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("materialize", help="materialise every asset once").set_defaults(func=cmd_materialize)
     sub.add_parser("summary", help="print what is loaded").set_defaults(func=cmd_summary)
     sub.add_parser(
-        "reprocess", help="re-parse every loaded machine-log day with the current parser, then dbt build"
+        "reprocess", help="re-parse loaded file versions with the current parsers, then dbt build"
     ).set_defaults(func=cmd_reprocess)
+    p = sub.add_parser("retry-failed", help="give failed file versions a new set of attempts")
+    p.add_argument("--source", help="file kind, e.g. machine_logs (default: all)")
+    p.add_argument("--path", action="append", default=[], help="landing-zone path (repeatable)")
+    p.add_argument("--id", action="append", type=int, default=[], help="raw.ingest_ledger id (repeatable)")
+    p.set_defaults(func=cmd_retry_failed)
     p = sub.add_parser("serve", help="Dagster webserver + daemon until Ctrl-C")
     p.add_argument("--port", type=int, default=int(os.environ.get("FACTORY_UI_PORT") or 3000))
     p.set_defaults(func=cmd_serve)

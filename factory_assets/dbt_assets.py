@@ -6,24 +6,27 @@
 * Every model updates by declarative automation when anything upstream updates
   (:func:`raw_to_marts_condition`); the automation sensor tags those runs ``factory/dbt`` so
   the run queue allows one dbt build at a time.
-* Two asset definitions (DESIGN.md §8): the machine-log models that are per production date
-  (:data:`MACHINE_LOG_PARTITIONED_SELECT`) share the ingestion's daily ``PARTITIONS`` and get
-  the run's date range as dbt vars ``min_date`` / ``max_date``; every other model (whole-history
-  aggregates, other domains, seeds, snapshots) stays unpartitioned.
-* Nothing runs at import: the manifest is built on first use by :func:`dbt_project`.
+* Which models are date-partitioned is declared **in dbt**: a model whose config has
+  ``meta: {factory_partitions: <name>}`` shares the daily partitions named ``<name>`` (the file
+  kind's, e.g. ``machine_logs``), and its runs get the partition range as dbt vars ``min_date``
+  / ``max_date``. :func:`build_dbt_assets` makes one ``@dbt_assets`` per partitioning found in the
+  manifest, plus one for every other model, seed and snapshot (rebuilt whole).
+* Nothing runs at import: the project is prepared (``DbtProject.prepare_if_dev``, or a ``dbt
+  parse`` when the manifest is missing or older than the project) on first use.
 """
 
 import functools
 import json
 import os
-import subprocess
-import sys
+from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg
 from dagster_dbt import (
+    DagsterDbtProjectPreparer,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -31,50 +34,20 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from factory_assets import settings
-from factory_assets.machine_logs.assets import PARTITIONS
+from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG
+from resources import settings
 from resources.warehouse import WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-DBT_RUN_TAGS = {"factory/dbt": "build"}
-
-# dbt selection of the machine-log models whose rows belong to one production date, so that a
-# run for one date partition rewrites exactly that date. Staging and intermediate views are
-# cheap to recreate; the marts are incremental (delete+insert on a key with production_date).
-# Not here, on purpose (they stay in the unpartitioned definition):
-# * marts.stop_pareto: an aggregate over all history;
-# * marts.oee_daily: a shift row of date D also depends on the logs of D + 1 (a night shift
-#   runs past midnight), rows without a log exist for every date between a centre's first and
-#   last session (a new day can add rows to older, log-less dates), and its quality comes from
-#   daily plant-database production (an unpartitioned SQL source); a run for one date could
-#   not rewrite only that date;
-# * int_machine_logs__centre_quality_daily: plant-database data, not machine logs;
-# * marts.data_quality_daily: every domain's rejects, per day.
-MACHINE_LOG_PARTITIONED_SELECT = " ".join(
-    [
-        "path:models/staging/machine_logs",
-        "int_machine_logs__session_intervals",
-        "int_machine_logs__shift_windows",
-        "machine_sessions",
-        "machine_stops",
-    ]
-)
+PARTITIONS_META = "factory_partitions"  # model config meta key naming the model's partitioning
 
 
 def dbt_executable() -> str:
     """The dbt next to this interpreter (the project venv), else whatever is on PATH."""
+    import sys
+
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
-
-
-def _parse_env() -> dict[str, str]:
-    """Profile variables for commands that do not connect (parse): placeholders are enough."""
-    env = dict(os.environ)
-    env.setdefault("FACTORY_DBT_HOST", "localhost")
-    env.setdefault("FACTORY_DBT_USER", "postgres")
-    env.setdefault("FACTORY_DBT_DBNAME", "factory")
-    env["DO_NOT_TRACK"] = "1"
-    return env
 
 
 def manifest_is_stale(manifest: Path) -> bool:
@@ -89,24 +62,27 @@ def manifest_is_stale(manifest: Path) -> bool:
     return any(p.stat().st_mtime > built for p in sources if p.exists())
 
 
+class _Preparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer, running the dbt of this environment (not whatever is on PATH)."""
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+
+
 @functools.cache
 def dbt_project() -> DbtProject:
-    """The dbt project, with its manifest (re)built by ``dbt parse`` when missing or stale."""
+    """The dbt project, prepared like ``DbtProject.prepare_if_dev`` does it.
+
+    Under ``dagster dev`` the preparer re-parses on every load; otherwise the manifest built by
+    ``make setup`` is used, and re-parsed by the same preparer only if missing or stale.
+    """
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    preparer = _Preparer()
+    preparer.prepare_if_dev(project)  # what project.prepare_if_dev() does, with our dbt
     if manifest_is_stale(project.manifest_path):
-        subprocess.run(
-            [
-                dbt_executable(),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(DBT_PROJECT_DIR),
-            ],
-            check=True,
-            env=_parse_env(),
-        )
+        preparer.prepare(project)
     return project
 
 
@@ -117,11 +93,11 @@ def raw_to_marts_condition() -> dg.AutomationCondition:
     daily partitions most days have no file — it would never fire. This condition runs when any
     dependency updated (or the model is newly missing), once nothing upstream is in progress.
 
-    Evaluated per partition for the date-partitioned machine-log models: raw partition P updated
-    -> model partition P (identity mapping), for any day, not only the latest time window, so a
-    late log for an older day rebuilds that day; the partitions requested in one tick go into one
-    range run (``BackfillPolicy.single_run``). Unpartitioned models downstream fire when any
-    partition of a dependency updated.
+    Evaluated per partition for the date-partitioned models: raw partition P updated -> model
+    partition P (identity mapping), for any day, not only the latest time window, so a late log
+    for an older day rebuilds that day; the partitions requested in one tick go into one range
+    run (``BackfillPolicy.single_run``). Unpartitioned models downstream fire when any partition
+    of a dependency updated.
     """
     return (
         (
@@ -156,50 +132,90 @@ class FactoryTranslator(DagsterDbtTranslator):
 TRANSLATOR = FactoryTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def partitioned_models(manifest_path: Path) -> dict[str, list[str]]:
+    """``{partitioning name: [model names]}`` from the models' ``meta.factory_partitions``."""
+    manifest = json.loads(manifest_path.read_text())
+    out: dict[str, list[str]] = defaultdict(list)
+    for node in manifest["nodes"].values():
+        if node.get("resource_type") != "model":
+            continue
+        name = (node.get("config", {}).get("meta") or {}).get(PARTITIONS_META)
+        if name:
+            out[name].append(node["name"])
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
 def partition_date_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """dbt vars of a partitioned run: the first and last production date of its partition range
+    """dbt vars of a partitioned run: the first and last date of its partition range
     (inclusive, plant-local ISO dates = the partition keys)."""
     keys = context.partition_key_range
     return {"min_date": keys.start, "max_date": keys.end}
 
 
-def _prepare(warehouse: WarehouseResource) -> None:
-    warehouse.ensure_schema()  # sources must exist even before the first file arrives
-    os.environ.update(settings.dbt_env(warehouse.resolved_url()))
+def _missing_seeds(url: str, manifest_path: Path) -> list[str]:
+    manifest = json.loads(manifest_path.read_text())
+    seeds = [
+        (n["schema"], n["alias"] or n["name"])
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "seed"
+    ]
+    if not seeds:
+        return []
+    with psycopg.connect(settings.libpq_url(url), connect_timeout=10) as conn:
+        present = set(
+            conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+        )
+    return [f"{s}.{t}" for s, t in seeds if (s, t) not in present]
 
 
-def build_machine_log_dbt_assets() -> dg.AssetsDefinition:
-    """The per-production-date machine-log models, partitioned like the ingestion asset."""
+def prepare_warehouse(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> None:
+    """Before any dbt build: raw schema migrated (sources exist before the first file), the
+    profile pointed at the warehouse, and the seeds built if a fresh warehouse lacks them (unit
+    tests and models of any selection read them; the daemon's first automation run on a new
+    site must not depend on someone having run ``factory materialize``)."""
+    from factory_assets.ingest.migrate import ensure_schema
+
+    ensure_schema(warehouse)
+    url = warehouse.resolved_url()
+    os.environ.update(settings.dbt_env(url))
+    missing = _missing_seeds(url, dbt_project().manifest_path)
+    if missing:
+        context.log.info(f"building seeds missing from this warehouse first: {', '.join(missing)}")
+        dbt.cli(["seed"], manifest=dbt_project().manifest_path).wait()
+
+
+def _build_partitioned(
+    name: str, models: list[str], partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     project = dbt_project()
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        select=MACHINE_LOG_PARTITIONED_SELECT,
+        select=" ".join(models),
         dagster_dbt_translator=TRANSLATOR,
-        name="factory_dbt_machine_log_models",
-        partitions_def=PARTITIONS,
+        name=f"factory_dbt_{name}_models",
+        partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         op_tags=DBT_RUN_TAGS,
     )
-    def factory_dbt_machine_log_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-    ):
-        _prepare(warehouse)
+    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        prepare_warehouse(context, dbt, warehouse)
         dbt_vars = json.dumps(partition_date_vars(context))
         yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
 
-    return factory_dbt_machine_log_models
+    return _models
 
 
-def build_unpartitioned_dbt_assets() -> dg.AssetsDefinition:
-    """Every other dbt model, seed and snapshot: rebuilt whole."""
+def _build_unpartitioned(exclude: list[str]) -> dg.AssetsDefinition:
     project = dbt_project()
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        exclude=MACHINE_LOG_PARTITIONED_SELECT,
+        exclude=" ".join(exclude) or None,
         dagster_dbt_translator=TRANSLATOR,
         name="factory_dbt_models",
         op_tags=DBT_RUN_TAGS,
@@ -207,18 +223,63 @@ def build_unpartitioned_dbt_assets() -> dg.AssetsDefinition:
     def factory_dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
-        _prepare(warehouse)
+        prepare_warehouse(context, dbt, warehouse)
         yield from dbt.cli(["build"], context=context).stream()
 
     return factory_dbt_models
 
 
-def build_dbt_assets() -> list[dg.AssetsDefinition]:
-    """Both dbt asset definitions: ``[partitioned machine-log models, everything else]``."""
-    return [build_machine_log_dbt_assets(), build_unpartitioned_dbt_assets()]
+def build_dbt_assets(partitions: Mapping[str, dg.PartitionsDefinition]) -> list[dg.AssetsDefinition]:
+    """One asset definition per partitioning declared in dbt, then everything else.
+
+    ``partitions`` maps a partitioning name used in dbt (``meta.factory_partitions``) to its
+    Dagster partitions (a file kind's). A name dbt uses but nobody provides is an error.
+    """
+    groups = partitioned_models(dbt_project().manifest_path)
+    unknown = sorted(set(groups) - set(partitions))
+    if unknown:
+        raise ValueError(
+            f"dbt models declare meta.{PARTITIONS_META} = {unknown}, but no file kind provides those partitions"
+        )
+    out = [_build_partitioned(name, models, partitions[name]) for name, models in groups.items()]
+    out.append(_build_unpartitioned([m for models in groups.values() for m in models]))
+    return out
 
 
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
     )
+
+
+def dbt_definitions(partitions: Mapping[str, dg.PartitionsDefinition]) -> dg.Definitions:
+    """dbt assets, the automation sensor that keeps them fresh, and hand-launch jobs."""
+    assets = build_dbt_assets(partitions)
+    automation = dg.AutomationConditionSensorDefinition(
+        "raw_to_marts_automation",
+        target=dg.AssetSelection.assets(*assets),
+        run_tags=DBT_RUN_TAGS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=15,
+        description="Rebuilds dbt models when the raw tables they read are updated.",
+    )
+    # Jobs for launching by hand from the UI with the run-queue tag of the sensors; one job per
+    # partitioning (a job cannot mix date partitions with unpartitioned assets).
+    jobs = [
+        dg.define_asset_job(
+            "dbt_build",
+            selection=dg.AssetSelection.assets(assets[-1]),
+            tags={**DBT_RUN_TAGS, PHASE_TAG: "dbt"},
+        )
+    ]
+    for a in assets[:-1]:
+        name = a.op.name.removeprefix("factory_dbt_").removesuffix("_models")
+        jobs.append(
+            dg.define_asset_job(
+                f"dbt_build_{name}",
+                selection=dg.AssetSelection.assets(a),
+                partitions_def=a.partitions_def,
+                tags={**DBT_RUN_TAGS, PHASE_TAG: "dbt"},
+            )
+        )
+    return dg.Definitions(assets=assets, jobs=jobs, sensors=[automation], resources={"dbt": dbt_resource()})

@@ -8,14 +8,19 @@ Security rules (DESIGN.md §5):
 * Authentication uses an explicit private key file and/or a password; the SSH agent and
   ``~/.ssh/id_*`` are never probed.
 * Every connection-level failure becomes a :class:`LandingZoneError` whose message names
-  ``host:port`` and never contains the password. Plain file errors (a missing file in
-  :meth:`read_bytes`, permission denied) surface as ``OSError`` like on the local zone.
+  ``host:port``, the step that failed (connect, banner, key exchange, auth, sftp, list, read,
+  write) and the timeout, and never contains the password. Plain file errors (a missing file,
+  permission denied) surface as ``OSError`` like on the local zone.
+* Files stream: :meth:`SftpLandingZone.open_read` returns a reader that pipelines a bounded
+  window of read requests, so memory does not grow with the file. Only regular files are opened
+  (``lstat`` before, ``fstat`` of the handle after opening).
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import io
 import os
 import posixpath
 import socket
@@ -26,9 +31,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import paramiko
 from paramiko.hostkeys import InvalidHostKey
 
-from resources.landing import FileEntry, LandingZoneError, clean_relative
+from resources.local_zone import kind_of_mode
+from resources.zone import REGULAR, UNLISTABLE, FileEntry, LandingZoneError, NotARegularFile, clean_relative
 
 KEEPALIVE_S = 30
+READ_WINDOW = 64  # read requests of 32 KiB kept in flight by a reader: 2 MiB, whatever the file size
 ENV_KNOWN_HOSTS = "FACTORY_SFTP_KNOWN_HOSTS"
 
 
@@ -58,6 +65,7 @@ class SftpLandingZone:
         self.root = root
         self.url = url  # never contains a password
         self._where = url
+        self.timeout_s = 10.0
 
     # ------------------------------------------------------------------ connect
 
@@ -139,9 +147,11 @@ class SftpLandingZone:
             raise fail(f"no credentials for {user}@{where}: pass a key file and/or a password")
 
         hostkey_name = host if port == 22 else f"[{host}]:{port}"
+        sock = _open_socket(host, port, where, timeout_s, fail)
         try:
             client.connect(
                 host,
+                sock=sock,
                 port=port,
                 username=user,
                 password=password,
@@ -168,8 +178,8 @@ class SftpLandingZone:
                 x for x in (f"key file {key_file}" if pkey else "", "password" if password else "") if x
             )
             raise fail(
-                f"SSH authentication failed for {user}@{where} using {how} ({exc}); check the user name, "
-                "the key's entry in the server's authorized_keys, or the password"
+                f"SSH authentication failed for {user}@{where} using {how} (step: auth; {exc}); check the "
+                "user name, the key's entry in the server's authorized_keys, or the password"
             ) from None
         except paramiko.SSHException as exc:
             client.close()
@@ -181,7 +191,18 @@ class SftpLandingZone:
                 ) from None
             if "banner" in text.lower():
                 raise fail(
-                    f"no SSH server answering at {where} within {timeout_s:g} s ({text}); check host and port"
+                    f"no SSH server answering at {where} within {timeout_s:g} s (step: banner; {text}); "
+                    "check host and port"
+                ) from None
+            if (
+                "timeout" in text.lower()
+                or "timed out" in text.lower()
+                or "no existing session" in text.lower()
+            ):
+                step = "auth" if "auth" in text.lower() else "key exchange"
+                raise fail(
+                    f"SSH server {where} stopped answering during the {step} (step: {step}; no progress "
+                    f"within {timeout_s:g} s; paramiko said {text!r}); check the server's load and logs"
                 ) from None
             raise fail(f"SSH connection to {where} failed: {text}") from None
         except socket.gaierror as exc:
@@ -215,7 +236,10 @@ class SftpLandingZone:
                 channel.settimeout(timeout_s)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
-            raise fail(f"SSH server {where} refused the SFTP subsystem for {user}: {exc}") from None
+            reason = str(exc) or f"no answer within {timeout_s:g} s"
+            raise fail(
+                f"SSH server {where} refused the SFTP subsystem for {user} (step: sftp; {reason})"
+            ) from None
 
         try:
             st = sftp.stat(root)
@@ -237,6 +261,7 @@ class SftpLandingZone:
             )
         zone = cls(client, sftp, root, safe_url)
         zone._where = where
+        zone.timeout_s = timeout_s
         return zone
 
     # ------------------------------------------------------------------ helpers
@@ -245,14 +270,31 @@ class SftpLandingZone:
         return posixpath.join(self.root, clean_relative(path))
 
     @contextlib.contextmanager
-    def _io(self, what: str) -> Iterator[None]:
+    def _io(self, what: str, step: str = "read") -> Iterator[None]:
         """Turn transport-level failures (dropped connection, timeout) into LandingZoneError."""
         try:
             yield
-        except (paramiko.SSHException, EOFError, TimeoutError) as exc:
+        except TimeoutError:
             raise LandingZoneError(
-                f"SFTP {what} on {self._where} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+                f"SFTP {what} on {self._where} timed out (step: {step}; the server sent nothing for "
+                f"{self.timeout_s:g} s)"
+            ) from None
+        except (paramiko.SSHException, EOFError, ConnectionError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise LandingZoneError(
+                f"SFTP {what} on {self._where} failed (step: {step}; connection lost: {reason})"
+            ) from None
+        except OSError as exc:
+            if self._alive():
+                raise  # a file-level error (no such file, permission denied): the caller decides
+            reason = str(exc) or type(exc).__name__
+            raise LandingZoneError(
+                f"SFTP {what} on {self._where} failed (step: {step}; connection lost: {reason})"
+            ) from None
+
+    def _alive(self) -> bool:
+        transport = self._client.get_transport()
+        return transport is not None and transport.is_active()
 
     def _makedirs(self, folder: str) -> None:
         try:
@@ -279,50 +321,69 @@ class SftpLandingZone:
 
     # ------------------------------------------------------------------ LandingZone
 
-    def list_files(self, prefix: str) -> list[FileEntry]:
+    def list_entries(self, prefix: str) -> list[FileEntry]:
         base = self._abs(prefix) if prefix else self.root
         root_len = len(self.root.rstrip("/")) + 1
         out: list[FileEntry] = []
         pending = [base]
-        with self._io(f"listing of {base}"):
+        with self._io(f"listing of {base}", step="list"):
+            try:
+                st = self._sftp.lstat(base)
+            except FileNotFoundError:
+                return []
+            if not stat.S_ISDIR(st.st_mode or 0):
+                return []  # a missing prefix, or a prefix that is a file or a link: nothing below it
             while pending:
                 folder = pending.pop()
                 try:
                     attrs = self._sftp.listdir_attr(folder)
-                except FileNotFoundError:  # missing prefix, or removed while walking
+                except FileNotFoundError:  # removed while walking
                     continue
-                except OSError:
-                    if folder == base:  # e.g. the prefix is a file: nothing below it
-                        with contextlib.suppress(OSError):
-                            if not stat.S_ISDIR(self._sftp.stat(folder).st_mode or 0):
-                                continue
-                    raise
+                except OSError:  # e.g. permission denied: say so, list the rest
+                    if folder != base:
+                        out.append(FileEntry(folder[root_len:], 0, 0.0, UNLISTABLE))
+                    continue
                 for a in attrs:
-                    mode = a.st_mode or 0
+                    # readdir attributes are lstat's: a link is reported as a link, never followed
+                    kind = kind_of_mode(a.st_mode or 0)
                     full = f"{folder.rstrip('/')}/{a.filename}"
-                    if stat.S_ISDIR(mode):
+                    size = int(a.st_size or 0) if kind == REGULAR else 0
+                    out.append(FileEntry(full[root_len:], size, float(a.st_mtime or 0), kind))
+                    if kind == "dir":
                         pending.append(full)
-                    elif stat.S_ISREG(mode):
-                        out.append(FileEntry(full[root_len:], int(a.st_size or 0), float(a.st_mtime or 0)))
         out.sort()
         return out
 
-    def read_bytes(self, path: str) -> bytes:
-        p = self._abs(path)
-        with self._io(f"read of {p}"), self._sftp.open(p, "rb") as f:
-            f.prefetch()
-            return f.read()
+    def list_files(self, prefix: str) -> list[FileEntry]:
+        return [e for e in self.list_entries(prefix) if e.is_regular]
 
-    def write_bytes(self, path: str, data: bytes) -> None:
+    def open_read(self, path: str) -> _SftpReader:
+        p = self._abs(path)
+        with self._io(f"open of {p}"):
+            st = self._sftp.lstat(p)
+            if not stat.S_ISREG(st.st_mode or 0):
+                raise NotARegularFile(path, kind_of_mode(st.st_mode or 0))
+            f = self._sftp.open(p, "rb")
+            try:
+                st = f.stat()  # the opened handle: an entry swapped after lstat is caught here
+                if not stat.S_ISREG(st.st_mode or 0):
+                    raise NotARegularFile(path, kind_of_mode(st.st_mode or 0))
+            except BaseException:
+                f.close()
+                raise
+        return _SftpReader(self, f, int(st.st_size or 0), p)
+
+    def write_stream(self, path: str, chunks: Iterator[bytes]) -> None:
         target = self._abs(path)
         folder, name = posixpath.split(target)
         tmp = posixpath.join(folder, f".{name}.part")
-        with self._io(f"write of {target}"):
+        with self._io(f"write of {target}", step="write"):
             self._makedirs(folder)
             try:
                 with self._sftp.open(tmp, "wb") as f:
                     f.set_pipelined(True)
-                    f.write(data)
+                    for chunk in chunks:
+                        f.write(chunk)
                 try:
                     self._sftp.posix_rename(tmp, target)
                 except OSError:
@@ -335,11 +396,14 @@ class SftpLandingZone:
                     self._sftp.remove(tmp)
                 raise
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self.write_stream(path, iter((data,)))
+
     def exists(self, path: str) -> bool:
         p = self._abs(path)
         with self._io(f"stat of {p}"):
             try:
-                self._sftp.stat(p)
+                self._sftp.lstat(p)
             except FileNotFoundError:
                 return False
             return True
@@ -363,3 +427,97 @@ class SftpLandingZone:
 
     def __repr__(self) -> str:
         return f"SftpLandingZone({self.url!r})"
+
+
+class _SftpReader(io.RawIOBase):
+    """A read-only binary stream over an open SFTP file.
+
+    Reads are pipelined in windows of :data:`READ_WINDOW` requests (``readv``): fast on a real
+    network, and at most one window is buffered, so memory stays bounded for any file size. A
+    frozen or dropped connection raises :class:`LandingZoneError` naming the host, the step and
+    the timeout.
+    """
+
+    def __init__(self, zone: SftpLandingZone, f: paramiko.SFTPFile, size: int, where: str):
+        super().__init__()
+        self._zone = zone
+        self._f = f
+        self._size = size  # size when opened; a file that grows is read to its end anyway
+        self._pos = 0
+        self._buf = memoryview(b"")
+        self._where = where
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        step = paramiko.SFTPFile.MAX_REQUEST_SIZE
+        with self._zone._io(f"read of {self._where}"):
+            if self._pos < self._size:
+                end = min(self._size, self._pos + READ_WINDOW * step)
+                chunks = [(o, min(step, end - o)) for o in range(self._pos, end, step)]
+                data = b"".join(self._f.readv(chunks))
+            else:  # past the size seen at open: plain reads until the real end
+                self._f.seek(self._pos)
+                data = self._f.read(step)
+        self._pos += len(data)
+        self._buf = memoryview(data)
+
+    def readinto(self, b) -> int:
+        if not self._buf:
+            self._fill()
+            if not self._buf:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self._f.close()
+        super().close()
+
+
+def _open_socket(host: str, port: int, where: str, timeout_s: float, fail) -> socket.socket:
+    """TCP connection and first banner bytes, each bounded by ``timeout_s``.
+
+    Done before paramiko takes over so that a firewall that drops packets (step: connect) and a
+    port that accepts but never speaks SSH (step: banner) get messages that say so; paramiko
+    alone reports the second as "No existing session".
+    """
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout_s)
+    except socket.gaierror as exc:
+        raise fail(
+            f"cannot resolve SSH host {host} ({where}; step: connect): {exc.strerror or exc}"
+        ) from None
+    except TimeoutError:
+        raise fail(
+            f"timed out after {timeout_s:g} s connecting to SSH server {where} (step: connect); "
+            "check host, port and firewall"
+        ) from None
+    except OSError as exc:
+        raise fail(
+            f"cannot connect to SSH server {where} (step: connect): {exc.strerror or exc}; "
+            "is sshd running and the port right?"
+        ) from None
+    try:
+        sock.settimeout(timeout_s)
+        first = sock.recv(4, socket.MSG_PEEK)
+    except TimeoutError:
+        sock.close()
+        raise fail(
+            f"SSH server {where} accepted the connection but sent no SSH banner within {timeout_s:g} s "
+            "(step: banner); is this port an SSH server, and is the server overloaded?"
+        ) from None
+    except OSError as exc:
+        sock.close()
+        raise fail(
+            f"SSH server {where} dropped the connection before its banner (step: banner): {exc}"
+        ) from None
+    if not first:
+        sock.close()
+        raise fail(f"SSH server {where} closed the connection before sending its banner (step: banner)")
+    return sock

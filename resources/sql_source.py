@@ -21,7 +21,7 @@ from pydantic import Field
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from factory_assets import settings
+from resources import settings
 
 # source name -> the NAME part of FACTORY_<NAME>_URL / FACTORY_<NAME>_TIMEZONE (DESIGN.md §4)
 SOURCE_ENV = {"erp": "ERP", "mes": "MES", "plant": "PLANT_DB", "oltp": "OLTP"}
@@ -66,7 +66,7 @@ def normalise_url(url: str) -> str:
 def scrub(message: str, url: str) -> str:
     """Remove the URL's password from a driver message (some echo the DSN back)."""
     password = make_url(url).password if "://" in url else None
-    message = settings.redact_url(message)
+    message = settings.redact_text(message)
     if password:
         message = message.replace(str(password), "***")
     return message
@@ -112,7 +112,7 @@ class SqlSourceResource(ConfigurableResource):
         if self.url:
             return normalise_url(self.url)
         if settings.demo_mode():
-            from factory_assets.embedded import embedded_url
+            from resources.embedded import embedded_url
 
             return embedded_url(f"{self.source}_demo")
         raise SourceNotConfigured(

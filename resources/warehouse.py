@@ -1,26 +1,28 @@
-"""The PostgreSQL warehouse: connections, bulk COPY, and the raw-schema migrations.
+"""The PostgreSQL warehouse: where it is and how to connect.
 
 psycopg 3 is used directly (not SQLAlchemy) because COPY is the fastest way into PostgreSQL
 and we need explicit transactions: a file version's ledger row and its rows commit together.
+The raw-schema migrations and the COPY helpers belong to the ingest layer
+(``factory_assets.ingest``), which builds on this resource.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 
 import psycopg
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from factory_assets import settings
+from resources import settings
 
 
 def resolve_warehouse_url(url: str | None = None) -> str:
     """Configured URL, else the embedded PostgreSQL's ``factory`` database (demo mode)."""
     if url:
         return url
-    from factory_assets.embedded import embedded_url
+    from resources.embedded import embedded_url
 
     return embedded_url("factory")
 
@@ -31,25 +33,20 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) ->
         return psycopg.connect(
             settings.libpq_url(url), autocommit=autocommit, connect_timeout=connect_timeout
         )
+    except psycopg.ProgrammingError:
+        raise WarehouseUnavailable(
+            f"invalid warehouse URL {settings.redact_url(url)}: libpq cannot parse it; percent-encode "
+            "special characters of the user name and password (@ as %40, : as %3A, / as %2F, ? as %3F)"
+        ) from None
     except psycopg.OperationalError as exc:
         raise WarehouseUnavailable(
-            f"cannot connect to the warehouse {settings.redact_url(url)}: {str(exc).strip()}"
-        ) from exc
+            f"cannot connect to the warehouse {settings.redact_url(url)}: "
+            f"{settings.redact_text(str(exc).strip())}"
+        ) from None
 
 
 class WarehouseUnavailable(RuntimeError):
     """The warehouse cannot be reached; nothing was written."""
-
-
-def copy_rows(cur: psycopg.Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
-    """COPY rows into ``table`` inside the cursor's transaction; returns the row count."""
-    cols = ", ".join(columns)
-    n = 0
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
-        for row in rows:
-            cp.write_row(row)
-            n += 1
-    return n
 
 
 class WarehouseResource(ConfigurableResource):
@@ -71,10 +68,3 @@ class WarehouseResource(ConfigurableResource):
             yield conn
         finally:
             conn.close()
-
-    def ensure_schema(self) -> list[str]:
-        """Apply pending raw-schema migrations; returns the names applied now."""
-        from factory_assets.ingest.migrate import migrate
-
-        with self.connection() as conn:
-            return migrate(conn)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from factory_assets import settings
-from factory_assets.sql_sources.assets import SOURCE_TAG
 from factory_assets.sql_sources.tables import tables_for
+from factory_assets.tags import PHASE_TAG, SOURCE_TAG
+from resources import settings
 
 SQL_SYNC_CRONS: dict[str, str] = {
     "erp": "0 9,14 * * *",  # 09:00 and 14:00
@@ -28,7 +28,7 @@ def sql_sync_job(source: str):
     return dg.define_asset_job(
         f"{source}_sql_sync",
         selection=dg.AssetSelection.assets(*[t.asset_key for t in tables_for(source)]),
-        tags={SOURCE_TAG: source},
+        tags={SOURCE_TAG: source, PHASE_TAG: "ingest"},
         description=f"Sync every {source} table into raw.{source}__*.",
     )
 

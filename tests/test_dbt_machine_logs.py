@@ -111,9 +111,9 @@ def _load_raw(conn: psycopg.Connection) -> None:
             [(DAY, n, e, _ts(a), _ts(b), _ts(b), _ts(a), eof) for n, e, a, b, eof in stops],
         )
         cur.executemany(
-            "INSERT INTO raw.machine_logs__rejected_lines"
-            " (centre, production_date, file_version_id, line_no, reason, detail, line_text)"
-            " VALUES ('DEM12', %s, 1, %s, 'bad_timestamp', 'hour 25', %s)",
+            "INSERT INTO raw.ingest_rejects"
+            " (data_date, file_version_id, item_no, reason, detail, raw_text, source)"
+            " VALUES (%s, 1, %s, 'bad_timestamp', 'hour 25', %s, 'machine_logs')",
             [(DAY, 7, "20260302 25:00:00|@StukUitgevoerd"), (DAY, 19, "20260302 06:6:00|@MachineStart")],
         )
 
@@ -137,9 +137,9 @@ def _load_raw(conn: psycopg.Connection) -> None:
             (DAY, _ts("08:00:00"), _ts("08:01:00")),
         )
         cur.execute(
-            "INSERT INTO raw.machine_logs__rejected_lines"
-            " (centre, production_date, file_version_id, line_no, reason, detail, line_text)"
-            " VALUES ('SU12', %s, 2, 3, 'unknown_event', '@Foo', '20260302 08:02:00|@Foo')",
+            "INSERT INTO raw.ingest_rejects"
+            " (data_date, file_version_id, item_no, reason, detail, raw_text, source)"
+            " VALUES (%s, 2, 3, 'unknown_event', '@Foo', '20260302 08:02:00|@Foo', 'machine_logs')",
             (DAY,),
         )
 

@@ -35,12 +35,13 @@ import pytest
 
 from factory_assets.demo.machine_logs import write_machine_logs
 from factory_assets.ingest.files import ingest_version
-from factory_assets.machine_logs.loader import SOURCE, load_machine_log
+from factory_assets.machine_logs.loader import load_machine_log
 from resources.landing import LocalLandingZone
 from tests.dbt_harness import TIMEZONE as TZ
 from tests.dbt_harness import connect as _connect
 from tests.dbt_harness import rows as _rows
 from tests.dbt_harness import run_dbt, scratch_database
+from tests.ingest_helpers import machine_logs_with
 
 # The machine-log marts and everything they are built from (seeds, staging, intermediate).
 DBT_SELECT = "+path:models/marts/machine_logs"
@@ -532,7 +533,7 @@ def _load_demo(dbname: str, tmp_path_factory) -> dict:
         entries = zone.list_files("machine_logs")
         assert len(entries) == 7 * 3 - 1
         for entry in entries:
-            outcome = ingest_version(conn, zone, None, SOURCE, entry, loader, "test-oee")
+            outcome = ingest_version(conn, zone, None, machine_logs_with(loader), entry, "test-oee")
             assert outcome.status == "loaded", outcome
     return _dbt_build(dbname, tmp_path_factory.mktemp("dbt_demo"))
 

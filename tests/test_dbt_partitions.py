@@ -19,8 +19,9 @@ import dagster as dg
 import psycopg
 import pytest
 
-from factory_assets import settings
-from factory_assets.dbt_assets import build_machine_log_dbt_assets, dbt_resource
+from factory_assets.dbt_assets import build_dbt_assets, dbt_resource
+from factory_assets.machine_logs.kind import machine_log_partitions
+from resources import settings
 from resources.warehouse import WarehouseResource
 from tests.dbt_harness import PG_HOST, PG_PORT, PG_USER, TIMEZONE, run_dbt, scratch_database
 from tests.dbt_harness import connect as _connect
@@ -116,7 +117,7 @@ def scenario(tmp_path_factory) -> dict:
             for name, value in {**settings.dbt_env(url), "FACTORY_TIMEZONE": TIMEZONE}.items():
                 mp.setenv(name, value)
             result = dg.materialize(
-                [build_machine_log_dbt_assets()],
+                [build_dbt_assets({"machine_logs": machine_log_partitions()})[0]],
                 partition_key=TUE.isoformat(),
                 resources={"dbt": dbt_resource(), "warehouse": WarehouseResource(url=url)},
             )

@@ -6,8 +6,9 @@ import dagster as dg
 import pytest
 
 from factory_assets.dbt_assets import DBT_RUN_TAGS
-from factory_assets.machine_logs.assets import PARTITIONS
+from factory_assets.machine_logs.kind import machine_log_partitions
 
+SHARED_TABLES = {dg.AssetKey(["ingest", "ledger"]), dg.AssetKey(["ingest", "rejects"])}
 MACHINE_LOG_PARTITIONED = [
     ["staging", "stg_machine_logs__sessions"],
     ["staging", "stg_machine_logs__pieces"],
@@ -41,7 +42,7 @@ def test_every_dbt_source_is_a_python_asset_so_lineage_is_one_graph(defs):
         parents = graph.get(key).parent_keys
         assert parents, f"{key} has no upstream"
         for parent in parents:
-            assert parent in materializable or parent == dg.AssetKey(["ingest", "ledger"]), (key, parent)
+            assert parent in materializable or parent in SHARED_TABLES, (key, parent)
     marts = graph.get(dg.AssetKey(["marts", "machine_sessions"]))
     upstream = graph.upstream_key_iterator(marts.key)
     assert dg.AssetKey(["machine_logs", "pieces"]) in set(upstream)
@@ -68,17 +69,17 @@ def test_sensors_are_on_by_default_and_tag_runs_for_the_queue(defs):
     automation = sensors["raw_to_marts_automation"]
     assert automation.default_status == dg.DefaultSensorStatus.RUNNING
     assert automation.run_tags == DBT_RUN_TAGS
-    assert defs.resolve_job_def("dbt_build").tags == DBT_RUN_TAGS
-    assert defs.resolve_job_def("dbt_build_machine_logs").tags == DBT_RUN_TAGS
+    assert defs.resolve_job_def("dbt_build").tags.items() >= DBT_RUN_TAGS.items()
+    assert defs.resolve_job_def("dbt_build_machine_logs").tags.items() >= DBT_RUN_TAGS.items()
 
 
 def test_machine_log_dbt_models_are_partitioned_like_the_ingestion(defs):
     graph = defs.resolve_asset_graph()
     ingest = graph.get(dg.AssetKey(["machine_logs", "sessions"]))
-    assert ingest.partitions_def == PARTITIONS
+    assert ingest.partitions_def == machine_log_partitions()
     for path in MACHINE_LOG_PARTITIONED:
         node = graph.get(dg.AssetKey(path))
-        assert node.partitions_def == PARTITIONS, path
+        assert node.partitions_def == machine_log_partitions(), path
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), path
     for path in UNPARTITIONED:
@@ -101,7 +102,7 @@ def test_automation_and_jobs_cover_both_dbt_definitions(defs):
         # not limited to the latest day: a late log for an older day must update that day
         assert "in_latest_time_window" not in repr(condition), path
     partitioned = defs.resolve_job_def("dbt_build_machine_logs")
-    assert partitioned.partitions_def == PARTITIONS
+    assert partitioned.partitions_def == machine_log_partitions()
     assert dg.AssetKey(["marts", "machine_sessions"]) in partitioned.asset_layer.executable_asset_keys
     whole = defs.resolve_job_def("dbt_build")
     assert whole.partitions_def is None
@@ -116,7 +117,7 @@ def test_no_dbt_test_reads_models_of_both_dbt_definitions():
 
     from factory_assets.dbt_assets import build_dbt_assets, dbt_project
 
-    partitioned, other = build_dbt_assets()
+    partitioned, other = build_dbt_assets({"machine_logs": machine_log_partitions()})
     names = {k.path[-1] for k in partitioned.keys}
     manifest = json.loads(dbt_project().manifest_path.read_text())
     for node in manifest["nodes"].values():
@@ -147,8 +148,8 @@ def test_a_partitioned_dbt_run_passes_its_dates_as_vars(monkeypatch, partition_k
             calls.append(list(args))
             return type("Invocation", (), {"stream": lambda _self: iter(())})()
 
-    monkeypatch.setattr(dbt_assets, "_prepare", lambda warehouse: None)
-    assets = dbt_assets.build_machine_log_dbt_assets()
+    monkeypatch.setattr(dbt_assets, "prepare_warehouse", lambda context, dbt, warehouse: None)
+    assets = dbt_assets.build_dbt_assets({"machine_logs": machine_log_partitions()})[0]
     kwargs = (
         {"partition_key": partition_key}
         if isinstance(partition_key, str)
@@ -178,3 +179,65 @@ def test_secrets_are_env_vars_not_values(monkeypatch):
     assert isinstance(res["landing"].sftp_password, dg.EnvVar)
     assert isinstance(res["warehouse"].url, dg.EnvVar)
     assert "s3cret-value" not in repr(res)
+
+
+def test_nothing_reads_the_factory_environment_at_import_time():
+    """Importing every module of the code location reads no FACTORY_* variable: the environment
+    is read when Dagster loads the definitions (or a run starts), so one image serves every site."""
+    import subprocess
+    import sys
+
+    probe = """
+import os, pkgutil, importlib
+reads = []
+class Env(dict):
+    def _note(self, key):
+        if str(key).startswith("FACTORY_"):
+            reads.append(key)
+    def get(self, key, default=None):
+        self._note(key); return super().get(key, default)
+    def __getitem__(self, key):
+        self._note(key); return super().__getitem__(key)
+    def __contains__(self, key):
+        self._note(key); return super().__contains__(key)
+os.environ = Env(os.environ)
+import factory_assets, resources, sensors
+for pkg in (factory_assets, resources, sensors):
+    for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        importlib.import_module(mod.name)
+print(sorted(set(reads)))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_resources_are_the_bottom_layer():
+    """resources/ imports nothing from factory_assets or sensors, and its modules form no cycle."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "resources"
+    graph: dict[str, set[str]] = {}
+    for path in root.glob("*.py"):
+        mod = f"resources.{path.stem}"
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                assert not name.startswith(("factory_assets", "sensors")), (mod, name)
+                if name.startswith("resources.") and (root / f"{name.split('.')[1]}.py").exists():
+                    deps.add(f"resources.{name.split('.')[1]}")
+        graph[mod] = deps - {mod}
+
+    def reaches(start, target, seen=()):
+        return any(
+            d == target or (d not in seen and reaches(d, target, (*seen, d))) for d in graph.get(start, ())
+        )
+
+    cycles = [m for m in graph if reaches(m, m)]
+    assert not cycles, cycles

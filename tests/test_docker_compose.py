@@ -469,7 +469,7 @@ def test_dockerfile_installs_the_project_and_parses_dbt(site, dockerfile):
     assert any(re.search(r"\bpip install \.(\s|$)", run) for run in dockerfile.runs)
 
     (parse,) = [run for run in dockerfile.runs if "dbt parse" in run]
-    from factory_assets.settings import dbt_env
+    from resources.settings import dbt_env
 
     expected = set(dbt_env("postgresql://u:p@h:5432/d"))  # the variables profiles.yml reads
     profiles = ROOT / "dbt_project" / "profiles.yml"

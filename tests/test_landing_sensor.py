@@ -15,11 +15,11 @@ import pytest
 
 from factory_assets.demo.machine_logs import generate_day
 from factory_assets.ingest import ledger
-from factory_assets.machine_logs.assets import machine_logs_ingest, partition_of
+from factory_assets.machine_logs.kind import partition_of
 from factory_assets.resources_config import build_resources
 from resources.landing import FileEntry
 from sensors.landing_sensor import plan_tick, run_key
-from sensors.machine_logs import machine_logs_sensor
+from tests.ingest_helpers import machine_logs_asset, machine_logs_sensor
 
 DAY = dt.date(2024, 11, 5)
 
@@ -96,7 +96,7 @@ def sftp_env(factory_env, sshd_server, monkeypatch):
 
 def tick(instance, cursor=None):
     ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources())
-    return machine_logs_sensor(ctx), ctx
+    return machine_logs_sensor()(ctx), ctx
 
 
 def drop(root: Path, rel: str, data: bytes) -> None:
@@ -117,7 +117,7 @@ def test_new_sftp_file_gives_exactly_one_run_then_none(sftp_env):
     request = result.run_requests[0]
     # Run what the sensor asked for, with its run key, as the daemon would.
     run = dg.materialize(
-        [machine_logs_ingest],
+        [machine_logs_asset()],
         partition_key=request.partition_key,
         resources=build_resources(),
         instance=instance,
@@ -144,13 +144,11 @@ def test_a_request_whose_run_is_in_flight_is_not_repeated(sftp_env):
     result, _ = tick(instance)
     key = result.run_requests[0].run_key
     job = dg.Definitions(
-        assets=[machine_logs_ingest], resources=build_resources()
+        assets=[machine_logs_asset()], resources=build_resources()
     ).resolve_implicit_global_asset_job_def()
     instance.create_run_for_job(job, tags={"dagster/run_key": key}, status=dg.DagsterRunStatus.STARTED)
     again, _ = tick(instance, cursor=result.cursor)
-    assert (
-        again.run_requests == [] and "1 partition(s) with a run in flight" in again.skip_reason.skip_message
-    )
+    assert again.run_requests == [] and "1 run(s) in flight" in again.skip_reason.skip_message
 
 
 @pytest.mark.sftp
@@ -160,7 +158,7 @@ def test_changed_file_is_requested_again(sftp_env):
     drop(root, "machine_logs/DEM12/20241105.LOG", b"20241105 06:00:00|@StukUitgevoerd\n")
     first, _ = tick(instance)
     dg.materialize(
-        [machine_logs_ingest], partition_key="2024-11-05", resources=build_resources(), instance=instance
+        [machine_logs_asset()], partition_key="2024-11-05", resources=build_resources(), instance=instance
     )
     drop(root, "machine_logs/DEM12/20241105.LOG", b"20241105 06:00:00|@StukUitgevoerd\n" * 2)
     second, _ = tick(instance, cursor=first.cursor)
@@ -213,7 +211,7 @@ def test_file_events_over_sftp_grow_duplicate_delete_and_partial_upload(sftp_env
 
     def ingest_day():
         result = dg.materialize(
-            [machine_logs_ingest],
+            [machine_logs_asset()],
             partition_key="2024-11-05",
             resources=build_resources(),
             instance=dg.DagsterInstance.ephemeral(),

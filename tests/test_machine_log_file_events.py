@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -12,13 +13,13 @@ from factory_assets.demo.machine_logs import generate_day
 from factory_assets.ingest import ledger
 from factory_assets.ingest.files import ingest_version
 from factory_assets.ingest.migrate import migrate
-from factory_assets.machine_logs import assets as ml_assets
 from factory_assets.machine_logs import loader as ml_loader
-from factory_assets.machine_logs.assets import machine_logs_ingest, partition_of
-from factory_assets.machine_logs.loader import SOURCE, load_machine_log
+from factory_assets.machine_logs.kind import MACHINE_LOGS, partition_of
+from factory_assets.machine_logs.loader import SOURCE
 from factory_assets.resources_config import build_resources
 from resources.landing import LocalLandingZone
 from sensors.landing_sensor import plan_tick, run_key
+from tests.ingest_helpers import machine_logs_asset
 from tests.test_machine_log_ingest import DAY, KEY, ingest, q, write
 
 
@@ -31,9 +32,9 @@ def test_parser_upgrade_reprocesses_loaded_sessions_once(factory_env, monkeypatc
     ledger_before = q(url, "SELECT id, status, rows_in, rows_rejected FROM raw.ingest_ledger")
     path.unlink()  # the inbox copy is gone: the archive is the source of the re-parse
 
-    monkeypatch.setattr(ml_assets, "PARSER_VERSION", "2-test")
     monkeypatch.setattr(ml_loader, "PARSER_VERSION", "2-test")
-    result = ingest()
+    upgraded = dataclasses.replace(MACHINE_LOGS, code_version="2-test")
+    result = ingest(kind=upgraded)
     assert result.success
     meta = next(
         m.materialization.metadata
@@ -45,7 +46,7 @@ def test_parser_upgrade_reprocesses_loaded_sessions_once(factory_env, monkeypatc
     assert q(url, "SELECT count(*) FROM raw.machine_logs__pieces")[0][0] == before
     assert q(url, "SELECT id, status, rows_in, rows_rejected FROM raw.ingest_ledger") == ledger_before
     # Idempotent: nothing left to re-parse.
-    again = ingest()
+    again = ingest(kind=upgraded)
     meta2 = next(
         m.materialization.metadata
         for m in again.get_asset_materialization_events()
@@ -97,9 +98,7 @@ def test_burst_of_files_is_taken_in_bounded_batches_without_skipping_any(factory
                 identities = tuple(sorted((e.path, e.size, e.mtime) for e, _ in files))
                 assert seen_keys.setdefault(key, identities) == identities
                 for e, _ in files:  # what the run for this partition does
-                    assert (
-                        ingest_version(conn, zone, None, SOURCE, e, load_machine_log, key).status == "loaded"
-                    )
+                    assert ingest_version(conn, zone, None, MACHINE_LOGS, e, key).status == "loaded"
     assert ticks == 11  # 100 days / 10 per tick, then one empty tick
     assert q(url, "SELECT count(*), count(DISTINCT path) FROM raw.ingest_ledger WHERE status = 'loaded'") == [
         (2000, 2000)
@@ -116,7 +115,7 @@ def test_backfill_of_a_date_range_in_one_run(factory_env):
                 generate_day(centre, d, random.Random(i), malformed=0),
             )
     result = dg.materialize(
-        [machine_logs_ingest],
+        [machine_logs_asset()],
         resources=build_resources(),
         instance=dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": KEY, "dagster/asset_partition_range_end": "2024-11-06"},

@@ -14,13 +14,15 @@ import pytest
 
 from factory_assets.demo.machine_logs import generate_day
 from factory_assets.ingest import ledger
+from factory_assets.ingest.factory import build_ingest_asset
 from factory_assets.ingest.files import archive_path, ingest_version
 from factory_assets.ingest.migrate import migrate
-from factory_assets.machine_logs.assets import machine_logs_ingest
+from factory_assets.machine_logs.kind import machine_log_partitions
 from factory_assets.machine_logs.loader import SOURCE, load_machine_log
 from factory_assets.machine_logs.parser import parse_log
 from factory_assets.resources_config import build_resources
 from resources.landing import FileEntry, LocalLandingZone
+from tests.ingest_helpers import machine_logs_asset, machine_logs_with
 
 DAY = dt.date(2024, 11, 5)  # a Tuesday
 KEY = DAY.isoformat()
@@ -41,9 +43,12 @@ def day_file(centre: str = "DEM12", day: dt.date = DAY, seed: int = 1, malformed
     return generate_day(centre, day, random.Random(seed), malformed=malformed)
 
 
-def ingest(partition: str = KEY, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+def ingest(
+    partition: str = KEY, instance: dg.DagsterInstance | None = None, kind=None
+) -> dg.ExecuteInProcessResult:
+    asset = machine_logs_asset() if kind is None else build_ingest_asset(kind, machine_log_partitions())
     return dg.materialize(
-        [machine_logs_ingest],
+        [asset],
         partition_key=partition,
         resources=build_resources(),
         instance=instance or dg.DagsterInstance.ephemeral(),
@@ -77,7 +82,11 @@ def test_first_load_archives_and_accounts_every_line(factory_env):
     expected = parse_log(data, "DEM12", DAY, "Europe/Paris")
     assert [r[0] for r in session_rows(url)] == ["DEM12", "SU12"]
     assert pieces(url) == len(expected.pieces) > 300
-    rejected = q(url, "SELECT reason FROM raw.machine_logs__rejected_lines WHERE centre = 'DEM12'")
+    rejected = q(
+        url,
+        "SELECT r.reason FROM raw.ingest_rejects r JOIN raw.machine_logs__sessions s "
+        "ON s.file_version_id = r.file_version_id WHERE s.centre = 'DEM12'",
+    )
     assert len(rejected) == expected.lines_rejected >= 1
     (rows_in, loaded, rej, skipped, status, archived) = q(
         url,
@@ -184,19 +193,20 @@ def test_connection_cut_mid_load_leaves_no_rows_then_loads_once(factory_env):
     url = factory_env["warehouse_url"]
     zone, entry = _zone_and_entry(factory_env, day_file())
 
-    def cut_after_writing(cur, version, data):
-        counts = load_machine_log(cur, version, data)  # rows written, transaction not committed
+    def cut_after_writing(ctx):
+        counts = load_machine_log(ctx)  # rows written, transaction not committed
         with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (cur.connection.info.backend_pid,))
+            admin.execute("SELECT pg_terminate_backend(%s)", (ctx.cur.connection.info.backend_pid,))
         return counts
 
     conn = psycopg.connect(url, autocommit=True)
     migrate(conn)
-    outcome = ingest_version(conn, zone, None, SOURCE, entry, cut_after_writing, "run-1")
+    outcome = ingest_version(conn, zone, None, machine_logs_with(cut_after_writing), entry, "run-1")
     assert outcome.status == "retry"
     assert "terminat" in (outcome.error or "").lower() or "connection" in (outcome.error or "").lower()
-    for table in ("sessions", "pieces", "waits", "stops", "job_profiles", "rejected_lines"):
-        assert q(url, f"SELECT count(*) FROM raw.machine_logs__{table}")[0][0] == 0
+    for table in ("machine_logs__sessions", "machine_logs__pieces", "machine_logs__waits", "machine_logs__stops",
+                  "machine_logs__job_profiles", "ingest_rejects"):  # fmt: skip
+        assert q(url, f"SELECT count(*) FROM raw.{table}")[0][0] == 0
     # The ledger row says 'loading' but its run's liveness lock died with the connection.
     with psycopg.connect(url) as c2:
         states = ledger.ledger_states(c2, SOURCE)
@@ -214,13 +224,16 @@ def test_failing_loader_is_retried_a_bounded_number_of_times(factory_env, monkey
     url = factory_env["warehouse_url"]
     zone, entry = _zone_and_entry(factory_env, day_file())
 
-    def broken(cur, version, data):
-        load_machine_log(cur, version, data)
+    def broken(ctx):
+        load_machine_log(ctx)
         raise RuntimeError("disk full")
 
     with psycopg.connect(url, autocommit=True) as conn:
         migrate(conn)
-        statuses = [ingest_version(conn, zone, None, SOURCE, entry, broken, f"r{i}").status for i in range(4)]
+        statuses = [
+            ingest_version(conn, zone, None, machine_logs_with(broken), entry, f"r{i}").status
+            for i in range(4)
+        ]
     assert statuses == ["retry", "retry", "failed", "already"]
     assert q(url, "SELECT status, attempts, error FROM raw.ingest_ledger") == [
         ("failed", 3, "RuntimeError: disk full")
@@ -229,6 +242,19 @@ def test_failing_loader_is_retried_a_bounded_number_of_times(factory_env, monkey
     # 'failed' is visible and final for sensors.
     with psycopg.connect(url) as conn:
         assert ledger.pending_entries(conn, SOURCE, [entry]) == []
+
+    # Re-armed from the UI (a job with config), the version is taken again and loads.
+    from factory_assets.ingest.definitions import rearm_failed_versions_job
+
+    rearm = rearm_failed_versions_job.execute_in_process(
+        run_config={"ops": {"rearm_failed_versions": {"config": {"source": SOURCE, "paths": [entry.path]}}}},
+        resources={"warehouse": build_resources()["warehouse"]},
+    )
+    assert rearm.success and rearm.output_for_node("rearm_failed_versions") == 1
+    assert q(url, "SELECT status, attempts FROM raw.ingest_ledger") == [("retry", 0)]
+    assert ingest().success
+    assert q(url, "SELECT status, attempts FROM raw.ingest_ledger") == [("loaded", 1)]
+    assert pieces(url) > 0
 
 
 def test_concurrent_runs_serialise_on_the_ledger_row(factory_env):
@@ -240,14 +266,16 @@ def test_concurrent_runs_serialise_on_the_ledger_row(factory_env):
     inside, go = threading.Event(), threading.Event()
     outcomes = []
 
-    def slow_loader(cur, version, payload):
+    def slow_loader(ctx):
         inside.set()
         assert go.wait(timeout=20)  # hold the transaction open while the second run arrives
-        return load_machine_log(cur, version, payload)
+        return load_machine_log(ctx)
 
     def run(i):
         with psycopg.connect(url, autocommit=True) as conn:
-            outcomes.append(ingest_version(conn, zone, None, SOURCE, entry, slow_loader, f"run-{i}").status)
+            outcomes.append(
+                ingest_version(conn, zone, None, machine_logs_with(slow_loader), entry, f"run-{i}").status
+            )
 
     first = threading.Thread(target=run, args=(0,))
     first.start()

@@ -14,6 +14,12 @@ import pytest
 from resources.landing import FileEntry, LandingZoneError, open_landing_zone
 from resources.sftp import SftpLandingZone
 
+
+def read_all(zone, path: str) -> bytes:
+    with zone.open_read(path) as f:
+        return f.read()
+
+
 pytestmark = pytest.mark.sftp
 
 
@@ -54,7 +60,7 @@ def test_round_trip_nested_and_binary(sftp_zone):
     assert all(isinstance(e, FileEntry) for e in entries)
     for e in entries:
         assert e.size == len(payloads[e.path])
-        assert zone.read_bytes(e.path) == payloads[e.path]
+        assert read_all(zone, e.path) == payloads[e.path]
         assert zone.exists(e.path)
     assert [e.path for e in zone.list_files("a")] == ["a/b/c/d/nul.bin", "a/empty.bin"]
     assert [e.path for e in zone.list_files("a/b/")] == ["a/b/c/d/nul.bin"]
@@ -74,14 +80,14 @@ def test_round_trip_nested_and_binary(sftp_zone):
         "top.txt",
     ]
     with pytest.raises(FileNotFoundError):
-        zone.read_bytes("a/b/c/d/nul.bin")
+        read_all(zone, "a/b/c/d/nul.bin")
 
 
 def test_overwrite_is_atomic_replacement(sftp_zone):
     zone = sftp_zone
     zone.write_bytes("x/f.dat", b"first version, longer")
     zone.write_bytes("x/f.dat", b"second")
-    assert zone.read_bytes("x/f.dat") == b"second"
+    assert read_all(zone, "x/f.dat") == b"second"
     assert [e.path for e in zone.list_files("x")] == ["x/f.dat"]
     assert sorted(p.name for p in (_zone_folder(zone) / "x").iterdir()) == ["f.dat"]
 
@@ -89,7 +95,7 @@ def test_overwrite_is_atomic_replacement(sftp_zone):
 def test_large_file_round_trip(sftp_zone):
     data = os.urandom(3 * 1024 * 1024 + 17)
     sftp_zone.write_bytes("big/blob.bin", data)
-    assert sftp_zone.read_bytes("big/blob.bin") == data
+    assert read_all(sftp_zone, "big/blob.bin") == data
     assert sftp_zone.list_files("big")[0].size == len(data)
 
 
@@ -139,7 +145,7 @@ def test_list_many_files_quickly(sftp_zone):
 def test_path_traversal_is_rejected(sftp_zone):
     for bad in ("../x", "a/../../x", "/etc/passwd", ""):
         with pytest.raises(ValueError):
-            sftp_zone.read_bytes(bad)
+            read_all(sftp_zone, bad)
         with pytest.raises(ValueError):
             sftp_zone.write_bytes(bad, b"x")
         with pytest.raises(ValueError):
@@ -181,7 +187,7 @@ def test_password_auth(sshd_server, sftp_password_user):
     url = sshd_server.url_for(root, user=user)
     with SftpLandingZone.connect(url, password=password, known_hosts=str(sshd_server.known_hosts)) as zone:
         zone.write_bytes("in/p.txt", b"by password")
-        assert zone.read_bytes("in/p.txt") == b"by password"
+        assert read_all(zone, "in/p.txt") == b"by password"
         assert [e.path for e in zone.list_files("")] == ["in/p.txt"]
     # written as that user, not as root
     assert (root / "in/p.txt").stat().st_uid == root.stat().st_uid != 0

@@ -15,10 +15,10 @@ import psycopg
 import pytest
 
 from factory_assets.demo.sql_sources import create_demo_sources, ddl
-from factory_assets.embedded import EmbeddedNotRunning
 from factory_assets.sql_sources.assets import build_sql_source_assets, sql_source_resources
 from factory_assets.sql_sources.sync import sync_table
 from factory_assets.sql_sources.tables import TableSpec
+from resources.embedded import EmbeddedNotRunning
 from resources.sql_source import SourceNotConfigured, SqlSourceResource
 from resources.warehouse import WarehouseResource
 from tests.sql_fixtures import TODAY, SyncContract, execute, postgres_url, rows, wh  # noqa: F401

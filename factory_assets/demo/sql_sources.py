@@ -540,7 +540,7 @@ def create_demo_sources(
 
 def create_demo_databases(*, seed: int = 42, sources: Sequence[str] = SOURCES) -> dict[str, int]:
     """Demo mode: create ``<source>_demo`` on the running embedded PostgreSQL and fill the empty ones."""
-    from factory_assets.embedded import embedded_url, ensure_databases
+    from resources.embedded import embedded_url, ensure_databases
 
     ensure_databases([f"{s}_demo" for s in sources])
     written: dict[str, int] = {}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from resources.landing import FileEntry
+from resources.zone import FileEntry
 
 # A version is done when its ledger row has one of these states: never taken again.
 TERMINAL = ("loaded", "duplicate", "quarantined", "superseded", "failed")
@@ -100,19 +100,39 @@ def pending_entries(
     return out
 
 
-def rearm_failed(conn: psycopg.Connection, source: str, paths: list[str]) -> int:
-    """Give versions that exhausted their attempts a new set of attempts (asked for by hand)."""
+def rearm_failed(
+    conn: psycopg.Connection,
+    source: str | None = None,
+    paths: list[str] | None = None,
+    ids: list[int] | None = None,
+) -> list[tuple[int, str, str]]:
+    """Give versions that exhausted their attempts a new set of attempts (asked for by hand).
+
+    Selects ``failed`` versions by source, paths and/or ledger ids (none given: every failed
+    version). Returns (id, source, path) of each re-armed version; the next sensor tick or
+    materialisation takes them again.
+    """
+    where, params = ["status = 'failed'"], []
+    if source:
+        where.append("source = %s")
+        params.append(source)
+    if paths:
+        where.append("path = ANY(%s)")
+        params.append(list(paths))
+    if ids:
+        where.append("id = ANY(%s)")
+        params.append(list(ids))
     with conn.transaction():
-        cur = conn.execute(
-            "UPDATE raw.ingest_ledger SET status = 'retry', attempts = 0, updated_at = now() "
-            "WHERE source = %s AND status = 'failed' AND path = ANY(%s)",
-            (source, paths),
-        )
-        return cur.rowcount
+        return conn.execute(
+            "UPDATE raw.ingest_ledger SET status = 'retry', attempts = 0, updated_at = now(), "
+            "error = 're-armed by hand after: ' || coalesce(error, '') "
+            f"WHERE {' AND '.join(where)} RETURNING id, source, path",
+            params,
+        ).fetchall()
 
 
-def record_unreadable(conn: psycopg.Connection, source: str, entry: FileEntry, reason: str) -> bool:
-    """Quarantine a file that cannot be taken at all (e.g. bad name) without reading it.
+def record_refused(conn: psycopg.Connection, source: str, entry: FileEntry, reason: str) -> bool:
+    """Quarantine an entry that is never read (bad name, not a regular file, too large).
 
     Idempotent on (path, size, mtime); returns True when a new row was written.
     """
@@ -121,6 +141,91 @@ def record_unreadable(conn: psycopg.Connection, source: str, entry: FileEntry, r
             """INSERT INTO raw.ingest_ledger (source, path, size, mtime, sha256, status, error)
                VALUES (%s, %s, %s, %s, NULL, 'quarantined', %s)
                ON CONFLICT (source, path, size, mtime) WHERE sha256 IS NULL DO NOTHING""",
-            (source, entry.path, entry.size, mtime_dt(entry.mtime), reason),
+            (source, entry.path, entry.size, mtime_dt(entry.mtime), reason[:2000]),
         )
         return cur.rowcount == 1
+
+
+def record_read_failure(
+    conn: psycopg.Connection, source: str, entry: FileEntry, error: str, run_id: str | None
+) -> tuple[str, int]:
+    """Count a failed attempt to read a file (permission denied, connection dropped, timeout).
+
+    The file has no sha256 yet, so its row is keyed by (path, size, mtime) like a refused one.
+    It goes ``retry`` (the sensor backs off, then asks again) and ``failed`` once the bounded
+    attempts are used up: visible in the UI and in ``marts.data_quality_daily``. Returns
+    (status, attempts).
+    """
+    with conn.transaction():
+        return conn.execute(
+            """INSERT INTO raw.ingest_ledger AS l
+                      (source, path, size, mtime, sha256, status, attempts, error, run_id)
+               VALUES (%(source)s, %(path)s, %(size)s, %(mtime)s, NULL,
+                       CASE WHEN 1 >= %(max)s THEN 'failed' ELSE 'retry' END, 1, %(error)s, %(run)s)
+               ON CONFLICT (source, path, size, mtime) WHERE sha256 IS NULL DO UPDATE SET
+                   attempts = CASE WHEN l.status IN ('retry', 'loading') THEN l.attempts + 1 ELSE l.attempts END,
+                   status = CASE WHEN l.status NOT IN ('retry', 'loading') THEN l.status
+                                 WHEN l.attempts + 1 >= %(max)s THEN 'failed' ELSE 'retry' END,
+                   error = CASE WHEN l.status IN ('retry', 'loading') THEN EXCLUDED.error ELSE l.error END,
+                   run_id = EXCLUDED.run_id,
+                   updated_at = now()
+               RETURNING status, attempts""",
+            {
+                "source": source,
+                "path": entry.path,
+                "size": entry.size,
+                "mtime": mtime_dt(entry.mtime),
+                "max": max_attempts(),
+                "error": error[:2000],
+                "run": run_id,
+            },
+        ).fetchone()
+
+
+# Kept for callers of the first release.
+record_unreadable = record_refused
+
+
+def settle_orphans(conn: psycopg.Connection, source: str, listing: list[FileEntry]) -> dict[str, int]:
+    """End versions left pending by a run that died, so none stays ``loading`` for ever.
+
+    A ``loading`` row whose run no longer holds its liveness lock, or a ``retry`` row, is:
+
+    * ``retry`` again when the landing zone still shows that exact (path, size, mtime);
+    * ``superseded`` when the file at that path has changed since (the new version is taken);
+    * ``failed`` when the file is gone: it can never be read again (``file_removed``).
+    """
+    current = {e.path: identity(e.path, e.size, e.mtime) for e in listing if e.is_regular}
+    rows = conn.execute(
+        """SELECT l.id, l.path, l.size, l.mtime, l.status
+             FROM raw.ingest_ledger l
+            WHERE l.source = %s AND l.status IN ('loading', 'retry')
+              AND NOT EXISTS (SELECT 1 FROM pg_locks k
+                               WHERE k.locktype = 'advisory' AND k.classid = %s::oid
+                                 AND k.objid::bigint = l.id AND k.objsubid = 2 AND k.granted)""",
+        (source, LIVENESS_LOCK),
+    ).fetchall()
+    changes: dict[str, list[int]] = {"retry": [], "superseded": [], "failed": []}
+    for ledger_id, path, size, mtime, status in rows:
+        now_there = current.get(path)
+        if now_there == identity(path, size, mtime):
+            if status == "loading":
+                changes["retry"].append(ledger_id)
+        elif now_there is not None:
+            changes["superseded"].append(ledger_id)
+        else:
+            changes["failed"].append(ledger_id)
+    messages = {
+        "retry": "the run loading it stopped before finishing; it will be retried",
+        "superseded": "the file changed before this version could be loaded; the new version is taken",
+        "failed": "file_removed: the file disappeared from the landing zone before it could be loaded",
+    }
+    with conn.transaction():
+        for status, ids in changes.items():
+            if ids:
+                conn.execute(
+                    "UPDATE raw.ingest_ledger SET status = %s, error = %s, updated_at = now() "
+                    "WHERE id = ANY(%s) AND status IN ('loading', 'retry')",
+                    (status, messages[status], ids),
+                )
+    return {k: len(v) for k, v in changes.items() if v}

@@ -54,3 +54,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             )
             applied_now.append(name)
     return applied_now
+
+
+def ensure_schema(warehouse) -> list[str]:
+    """Apply pending migrations on a :class:`resources.warehouse.WarehouseResource`'s database."""
+    with warehouse.connection() as conn:
+        return migrate(conn)

@@ -1,23 +1,27 @@
 """Writes one parsed machine-log file version into the ``raw.machine_logs__*`` tables.
 
-Runs inside the version's ledger transaction (see ``factory_assets.ingest.files``): the session's
-old rows are deleted and the new ones copied in, so readers see either the old session or the
-new one, never a mix.
+Runs inside the version's ledger transaction (see ``factory_assets.ingest.files``). One file is
+one session (centre, production date): the session's previous rows are deleted by that natural
+key and the new ones copied in, so readers see either the old session or the new one, never a
+mix — also when the previous version came under another name (``20250101.log`` vs ``.LOG``).
+
+Memory stays bounded whatever the file size: the stream is parsed a batch of lines at a time,
+pieces go straight into a binary COPY while the next batch is parsed, and the few other rows
+(job profiles, waits, stops, rejected lines) wait on disk until the pieces COPY ends.
 """
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-import psycopg
-
-from factory_assets import settings
-from factory_assets.ingest.files import LoadCounts, Quarantine, Version
-from factory_assets.machine_logs.parser import PARSER_VERSION, BadFileName, iter_parse_log, session_of_path
-from resources.warehouse import copy_rows
+from factory_assets.ingest.copy import copy_rows
+from factory_assets.ingest.kinds import LoadContext, LoadCounts, Quarantine
+from factory_assets.ingest.streams import RowSpool
+from factory_assets.machine_logs.parser import PARSER_VERSION, ParsedLog, iter_parse_log, session_of_path
+from resources import settings
 
 SOURCE = "machine_logs"
-TABLES = ("sessions", "job_profiles", "pieces", "waits", "stops", "rejected_lines")
+TABLES = ("sessions", "job_profiles", "pieces", "waits", "stops")
 
 # One statement (one round trip) removes the session's previous rows from every table.
 _DELETE_SESSION = (
@@ -40,85 +44,85 @@ COLUMNS = {
     "pieces": (*_KEY, "line_no", "event_at", "job_profile_line_no", "reference", "details"),
     "waits": (*_KEY, "line_no", "started_at", "ended_at", "seconds"),
     "stops": (*_KEY, "line_no", "started_at", "ended_at", "seconds", "end_line_no", "closed_at_eof"),
-    "rejected_lines": (*_KEY, "file_version_id", "line_no", "reason", "detail", "line_text"),
 }  # fmt: skip
 # Pieces are ~95 % of the rows: binary COPY costs far less client CPU than text (no datetime ->
 # text formatting, no escaping) and less server CPU (no text parsing). The other tables stay in
-# text format (numeric columns are written from floats exactly as before).
-_PIECE_TYPES = ("text", "date", "int4", "timestamptz", "int4", "text", "text")
-# Lines parsed between two hand-offs to the pieces COPY (psycopg sends every ~32 KB, ~400 rows).
-# 256-2,048 measure the same; parsing the whole file first is ~20 % slower end to end.
-STREAM_CHUNK_LINES = 1024
+# text format.
+PIECE_TYPES = ("text", "date", "int4", "timestamptz", "int4", "text", "text")
+SMALL_TABLES = ("job_profiles", "waits", "stops")
 
 
-def load_machine_log(cur: psycopg.Cursor, v: Version, data: bytes, tz: ZoneInfo | None = None) -> LoadCounts:
+def load_machine_log(ctx: LoadContext, tz: ZoneInfo | None = None) -> LoadCounts:
     """Replace the session's rows with this version's; the caller's transaction makes it atomic.
 
-    Pieces are streamed to PostgreSQL while the file is still being parsed (the server inserts
-    one chunk while we parse the next), so rows are written before the whole file is known: any
-    exception, :class:`Quarantine` included, must roll the transaction (or savepoint) back, as
-    ``ingest_version`` and ``reparse_loaded_version`` do.
+    Pieces are streamed to PostgreSQL while the file is still being parsed, so rows are written
+    before the whole file is known: any exception, :class:`Quarantine` included, must roll the
+    transaction (or savepoint) back, as the shared mechanism does.
     """
-    try:
-        centre, day = session_of_path(v.path)
-    except BadFileName as exc:
-        raise Quarantine(f"bad_file_name: {exc}") from exc
+    v, cur = ctx.version, ctx.cur
+    centre, day = session_of_path(v.path)
     steps = iter_parse_log(
-        data, centre, day, tz or ZoneInfo(settings.plant_timezone()), chunk_lines=STREAM_CHUNK_LINES
+        ctx.stream,
+        centre,
+        day,
+        tz or ZoneInfo(settings.plant_timezone()),
+        max_line_bytes=ctx.kind.max_line_bytes,
     )
-
     key = (centre, day)
     cur.execute(_DELETE_SESSION, {"centre": centre, "day": day})
-    parsed = None
-    with cur.copy(
-        f"COPY raw.machine_logs__pieces ({', '.join(COLUMNS['pieces'])}) FROM STDIN (FORMAT BINARY)"
-    ) as cp:
-        cp.set_types(_PIECE_TYPES)
-        write_row = cp.write_row
-        sent = 0
-        for parsed in steps:
-            pieces = parsed.pieces
-            for i in range(sent, len(pieces)):
-                write_row(key + pieces[i])
-            sent = len(pieces)
-    if parsed.lines_parsed == 0:
-        raise Quarantine(
-            f"no_valid_events: none of the {parsed.lines_in} lines is a valid event "
-            f"({parsed.lines_rejected} rejected, {parsed.lines_blank} blank)",
-            counts=(parsed.lines_in, parsed.lines_rejected),
-        )
+    spools = {t: RowSpool() for t in SMALL_TABLES}
+    final: list[ParsedLog] = []
 
-    cur.execute(
-        f"INSERT INTO raw.machine_logs__sessions ({', '.join(COLUMNS['sessions'])}) "
-        f"VALUES ({', '.join(['%s'] * len(COLUMNS['sessions']))})",
-        (
-            centre,
-            day,
-            v.ledger_id,
-            v.path,
-            v.sha256,
-            parsed.lines_in,
-            parsed.lines_parsed,
-            parsed.lines_blank,
-            parsed.lines_rejected,
-            parsed.first_event_at,
-            parsed.last_event_at,
-            parsed.open_stop_closed_at_eof,
-            PARSER_VERSION,
-        ),
-    )
-    small_tables = (
-        ("job_profiles", (key + r for r in parsed.job_profiles), parsed.job_profiles),
-        ("waits", (key + r for r in parsed.waits), parsed.waits),
-        ("stops", (key + r for r in parsed.stops), parsed.stops),
-        ("rejected_lines", ((centre, day, v.ledger_id) + r for r in parsed.rejected), parsed.rejected),
-    )
-    for table, rows, present in small_tables:
-        if present:  # no COPY round trip for an empty table
-            copy_rows(cur, f"raw.machine_logs__{table}", COLUMNS[table], rows)
+    def piece_rows():
+        for parsed in steps:
+            yield from [key + r for r in parsed.pieces]
+            parsed.pieces.clear()
+            for table in SMALL_TABLES:
+                rows = getattr(parsed, table)
+                spools[table].extend(key + r for r in rows)
+                rows.clear()
+            for line_no, reason, detail, text in parsed.rejected:
+                ctx.rejects.add(line_no, reason, detail, text, day)
+            parsed.rejected.clear()
+            final[:] = [parsed]
+
+    try:
+        copy_rows(cur, "raw.machine_logs__pieces", COLUMNS["pieces"], piece_rows(), binary_types=PIECE_TYPES)
+        parsed = final[0]
+        if parsed.lines_parsed == 0:
+            raise Quarantine(
+                f"no_valid_events: none of the {parsed.lines_in} lines is a valid event "
+                f"({ctx.rejects.count} rejected, {parsed.lines_blank} blank)",
+                counts=(parsed.lines_in, ctx.rejects.count),
+            )
+        cur.execute(
+            f"INSERT INTO raw.machine_logs__sessions ({', '.join(COLUMNS['sessions'])}) "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS['sessions']))})",
+            (
+                centre,
+                day,
+                v.ledger_id,
+                v.path,
+                v.sha256,
+                parsed.lines_in,
+                parsed.lines_parsed,
+                parsed.lines_blank,
+                ctx.rejects.count,
+                parsed.first_event_at,
+                parsed.last_event_at,
+                parsed.open_stop_closed_at_eof,
+                PARSER_VERSION,
+            ),
+        )
+        for table in SMALL_TABLES:
+            if spools[table].count:  # no COPY round trip for an empty table
+                copy_rows(cur, f"raw.machine_logs__{table}", COLUMNS[table], spools[table])
+    finally:
+        for s in spools.values():
+            s.close()
     return LoadCounts(
         rows_in=parsed.lines_in,
         rows_loaded=parsed.lines_parsed,
-        rows_rejected=parsed.lines_rejected,
+        rows_rejected=ctx.rejects.count,
         rows_skipped=parsed.lines_blank,
     )

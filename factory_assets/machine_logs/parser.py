@@ -9,11 +9,16 @@ Line grammar: ``YYYYMMDD HH:MM:SS|@<Event>[: <details>]`` in plant local time.
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
+
+from factory_assets.ingest.kinds import BadName
+from factory_assets.ingest.streams import TooLongLine, iter_line_batches
 
 # Bump when parsing rules change: the ingestion asset's code version follows it, so Dagster
 # marks every loaded day stale and a backfill re-parses the archive.
@@ -25,11 +30,12 @@ MAX_WAIT_S = 86_400.0
 WAIT_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*s(?:ec(?:ond)?s?)?\s*$", re.IGNORECASE)
 NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)?$")
 MAX_LINE_TEXT = 500
+MAX_LINE_BYTES = 64 << 10  # a longer line is rejected as line_too_long (DESIGN.md §6.1, hardening)
 
 KNOWN_EVENTS = frozenset({"StukUitgevoerd", "MachineWait", "MachineStop", "MachineStart", "JobProfiel"})
 
 
-class BadFileName(ValueError):
+class BadFileName(BadName):
     """The path does not follow ``machine_logs/<CENTRE>/YYYYMMDD.LOG``."""
 
 
@@ -149,30 +155,45 @@ _SECOND = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
 _PIECE_MARKER = "|@StukUitgevoerd:"
 
 
-def parse_log(data: bytes, centre: str, production_date: date, tz: str | ZoneInfo) -> ParsedLog:
+def parse_log(
+    data: bytes,
+    centre: str,
+    production_date: date,
+    tz: str | ZoneInfo,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> ParsedLog:
     """Parse one file's bytes into rows; never raises on bad content."""
-    *_, out = iter_parse_log(data, centre, production_date, tz)
+    *_, out = iter_parse_log(io.BytesIO(data), centre, production_date, tz, max_line_bytes=max_line_bytes)
     return out
 
 
 def iter_parse_log(
-    data: bytes, centre: str, production_date: date, tz: str | ZoneInfo, *, chunk_lines: int = 2048
+    stream: BinaryIO,
+    centre: str,
+    production_date: date,
+    tz: str | ZoneInfo,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    chunk_size: int = 1 << 20,
 ) -> Iterator[ParsedLog]:
-    """:func:`parse_log`, progressively: yields the same :class:`ParsedLog` after each chunk of lines.
+    """:func:`parse_log` over a stream, progressively: yields the same :class:`ParsedLog` after
+    each batch of lines (about ``chunk_size`` bytes).
 
-    Between two yields only rows are appended to its lists; the counts, first/last event and the
-    stop still open at the end of the file are final after the last yield. The loader uses it to
-    stream rows to PostgreSQL while the rest of the file is still being parsed.
+    Between two yields only rows are appended to its lists, and a consumer may empty those lists
+    (the loader does, so memory stays bounded whatever the file size); the counts, first/last
+    event and the stop still open at the end of the file are final after the last yield. A line
+    longer than ``max_line_bytes`` is rejected (``line_too_long``) with its first bytes as evidence.
     """
+    batches = iter_line_batches(stream, max_line_bytes=max_line_bytes, remove_nul=True, chunk_size=chunk_size)
+    return _iter_parse_batches(batches, centre, production_date, tz)
+
+
+def _iter_parse_batches(
+    batches: Iterable[list[str]], centre: str, production_date: date, tz: str | ZoneInfo
+) -> Iterator[ParsedLog]:
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     out = ParsedLog(centre=centre, production_date=production_date)
-    if b"\x00" in data:
-        data = data.replace(b"\x00", b"")
-    text = data.decode("latin-1")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # a final newline ends the last line; it does not start a blank one
-    out.lines_in = len(lines)
     day_str = production_date.strftime("%Y%m%d")
     clock = _LocalClock(production_date, zone)
     reject = out.rejected.append
@@ -188,12 +209,14 @@ def iter_parse_log(
     first = last = None
     parsed = blank = 0
 
-    step = max(1, chunk_lines)
-    for chunk_start in range(0, len(lines), step):
-        if chunk_start:
-            out.lines_parsed, out.lines_blank = parsed, blank
+    lines_in = 0
+    for lines in batches:
+        if lines_in:
+            out.lines_in, out.lines_parsed, out.lines_blank = lines_in, parsed, blank
             yield out
-        for line_no, raw in enumerate(lines[chunk_start : chunk_start + step], start=chunk_start + 1):
+        chunk_start = lines_in
+        lines_in += len(lines)
+        for line_no, raw in enumerate(lines, start=chunk_start + 1):
             if fast_prefix is not None and raw[17:34] == _PIECE_MARKER and raw[:9] == fast_prefix:
                 hm = hour_minute.get(raw[9:14])
                 ss = second.get(raw[15:17])
@@ -207,6 +230,16 @@ def iter_parse_log(
                     elif at > last:
                         last = at
                     continue
+            if type(raw) is TooLongLine:
+                reject(
+                    (
+                        line_no,
+                        "line_too_long",
+                        f"line of {raw.length:,} bytes is over the length limit",
+                        raw.head,
+                    )
+                )
+                continue
             line = raw[:-1] if raw.endswith("\r") else raw
             stripped = line.strip()
             if not stripped:
@@ -323,6 +356,7 @@ def iter_parse_log(
             elif at > last:
                 last = at
 
+    out.lines_in = lines_in
     out.lines_parsed = parsed
     out.lines_blank = blank
     if open_stop is not None:

@@ -16,10 +16,12 @@ import os
 import dagster as dg
 import psycopg
 
-from factory_assets.embedded import EmbeddedNotRunning
+from factory_assets.ingest.migrate import ensure_schema
 from factory_assets.sql_sources.mapping import SchemaMismatch
 from factory_assets.sql_sources.sync import SnapshotGuard, SyncResult, sync_table
 from factory_assets.sql_sources.tables import SOURCES, TABLES, TableSpec
+from factory_assets.tags import SOURCE_TAG
+from resources.embedded import EmbeddedNotRunning
 from resources.sql_source import (
     SourceNotConfigured,
     SourceUnavailable,
@@ -32,7 +34,6 @@ from resources.warehouse import WarehouseResource
 DEFAULT_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
-SOURCE_TAG = "factory/source"
 CHECK_NAME = "rows_conserved"
 # Configuration, schema and data problems: a retry cannot fix them, so fail at once with the reason.
 NOT_RETRIABLE = (
@@ -122,7 +123,7 @@ def build_sql_source_asset(spec: TableSpec, retry_policy: dg.RetryPolicy | None 
         warehouse: WarehouseResource = context.resources.warehouse
         try:
             source.resolved_url()  # fail fast on a missing URL, before touching the warehouse
-            warehouse.ensure_schema()
+            ensure_schema(warehouse)
             with warehouse.connection() as conn:
                 result = sync_table(spec, source, conn, run_id=context.run_id, logger=context.log)
         except NOT_RETRIABLE as exc:

@@ -1,3 +1,5 @@
+{{ config(meta={'factory_partitions': 'machine_logs'}) }}
+
 -- Time accounting of each machine-log session (DESIGN.md §6.1), in seconds.
 --
 --   production span = [first piece, last piece]

@@ -1,3 +1,5 @@
+{{ config(meta={'factory_partitions': 'machine_logs'}) }}
+
 -- The shift calendar (seed shift_calendar) laid out on real dates: one row per centre, date
 -- and planned shift, with its window as timestamptz (DESIGN.md §6.2).
 --

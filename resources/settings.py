@@ -96,9 +96,43 @@ def psycopg2_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+[a-z0-9_]+)?://", "postgresql+psycopg2://", url)
 
 
+# Query parameters whose value is a secret (libpq: password, sslpassword, passfile; common others).
+SECRET_PARAMS = frozenset(
+    {"password", "pass", "passwd", "pwd", "sslpassword", "passfile", "secret", "token", "api_key", "apikey"}
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_QUERY_SECRET = re.compile(r"(?i)([?&;](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&#\s]*")
+# libpq key=value connection strings and messages that echo them: password='x y' or password=x
+_CONNINFO_SECRET = re.compile(r"(?i)\b((?:ssl)?password|passfile)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+
+
 def redact_url(url: str) -> str:
-    """URL with the password replaced, safe for logs and asset metadata."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """``url`` safe to show anywhere (log, metadata, exception, CLI): secrets replaced by ``***``.
+
+    The one redaction function of the platform. It hides:
+
+    * the password of the user-info part. The user-info is everything between ``://`` and the
+      **last** ``@`` of the URL, so a raw (unencoded) ``@``, ``:``, ``/``, ``?`` or ``#`` inside a
+      password never leaks its tail (a path holding an ``@`` is over-redacted, which is safe);
+    * secret query parameters (``password``, ``sslpassword``, ``passfile``, ``token``, ...).
+
+    Text that is not a URL is returned with only the query-style secrets removed.
+    """
+    m = _SCHEME.match(url)
+    if m:
+        head, rest = url[: m.end()], url[m.end() :]
+        at = rest.rfind("@")
+        if at >= 0:
+            userinfo, rest = rest[:at], rest[at + 1 :]
+            user, sep, _password = userinfo.partition(":")
+            url = f"{head}{user}{':***' if sep else ''}@{rest}"
+    return _QUERY_SECRET.sub(r"\1***", url)
+
+
+def redact_text(text: str) -> str:
+    """Every URL and every ``password=...`` inside a free text (driver messages, exceptions)."""
+    text = re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
+    return _CONNINFO_SECRET.sub(r"\1=***", text)
 
 
 def dbt_env(warehouse_url: str) -> dict[str, str]:

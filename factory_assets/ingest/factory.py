@@ -1,0 +1,138 @@
+"""The one factory that turns a :class:`~factory_assets.ingest.kinds.FileKind` into Dagster
+definitions: the ingestion asset (one asset key per raw table), its row-conservation check, its
+job and its landing-zone sensor. Every file kind gets exactly the same behaviour.
+"""
+
+import dagster as dg
+from pydantic import Field
+
+from factory_assets.ingest.kinds import FileKind
+from factory_assets.ingest.run import IngestReport, run_ingest
+from factory_assets.tags import PHASE_TAG, SOURCE_TAG
+from resources.landing import LandingZoneResource
+from resources.warehouse import WarehouseResource
+
+LEDGER_KEY = dg.AssetKey(["ingest", "ledger"])
+REJECTS_KEY = dg.AssetKey(["ingest", "rejects"])
+
+
+class IngestConfig(dg.Config):
+    """Run configuration of an ingestion asset. Empty = every pending file of the partitions."""
+
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Only these landing-zone paths (what the sensor saw). Empty: every new version.",
+    )
+
+
+def asset_name(kind: FileKind) -> str:
+    return f"{kind.source}_ingest"
+
+
+def job_name(kind: FileKind) -> str:
+    return f"{kind.source}_ingest_job"
+
+
+def run_config_for(kind: FileKind, paths: list[str]) -> dict:
+    """Run config that limits a run of ``kind``'s job to ``paths``."""
+    return {"ops": {asset_name(kind): {"config": {"paths": sorted(paths)}}}}
+
+
+def build_ingest_asset(kind: FileKind, partitions: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
+    first = [kind.source, kind.tables[0]]
+    specs = [
+        dg.AssetSpec(
+            [kind.source, table],
+            group_name=kind.group,
+            partitions_def=partitions,
+            code_version=kind.code_version,
+            description=f"{kind.raw_table(table)}: loaded from {kind.prefix}/ files. {kind.description}",
+            kinds={"python", "postgres"},
+            metadata={"table": kind.raw_table(table), "landing_prefix": kind.prefix},
+        )
+        for table in kind.tables
+    ]
+    check = dg.AssetCheckSpec(
+        kind.check_name,
+        asset=first,
+        description="Per file version: rows in = loaded + rejected + skipped + duplicate; every rejected "
+        "row is stored in raw.ingest_rejects with its reason; the rows present agree with the ledger; "
+        "at most one loaded version per logical key.",
+    )
+
+    @dg.multi_asset(
+        name=asset_name(kind),
+        specs=specs,
+        check_specs=[check],
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+        op_tags={SOURCE_TAG: kind.source},
+        description=kind.description,
+    )
+    def _ingest(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        warehouse: WarehouseResource,
+        landing: LandingZoneResource,
+        archive: LandingZoneResource,
+    ):
+        keys = set(context.partition_keys) if partitions else None
+        report = run_ingest(
+            kind,
+            warehouse,
+            landing,
+            archive,
+            run_id=context.run_id,
+            partition_keys=keys,
+            paths=config.paths,
+            logger=context.log,
+        )
+        yield from _results(context, kind, report)
+
+    return _ingest
+
+
+def _results(context: dg.AssetExecutionContext, kind: FileKind, report: IngestReport):
+    summary = report.summary()
+    # The shared ledger and reject table changed too: say so, so that what reads them (the
+    # data-quality mart) is refreshed like anything downstream of this kind.
+    for key in (LEDGER_KEY, REJECTS_KEY):
+        context.log_event(dg.AssetMaterialization(asset_key=key, metadata={"source": kind.source}))
+    for table in kind.tables:
+        yield dg.MaterializeResult(
+            asset_key=[kind.source, table],
+            metadata=summary if table == kind.tables[0] else {"files_loaded": summary["files_loaded"]},
+        )
+    yield dg.AssetCheckResult(
+        check_name=kind.check_name,
+        asset_key=[kind.source, kind.tables[0]],
+        passed=not report.violations,
+        metadata={
+            "versions_checked": report.checked_versions,
+            "violations": len(report.violations),
+            "examples": dg.MetadataValue.json(report.violations[:20]),
+        },
+    )
+    failed = report.failed
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} file version(s) could not be loaded now and will be retried "
+            "(bounded attempts, then 'failed' in raw.ingest_ledger): "
+            + "; ".join(f"{o.path}: {o.error}" for o in failed[:10]),
+            allow_retries=True,
+        )
+
+
+def file_kind_definitions(kind: FileKind) -> dg.Definitions:
+    """Asset, check, job and sensor of one file kind."""
+    from sensors.landing_sensor import build_landing_sensor
+
+    partitions = kind.partitions() if kind.partitions else None
+    asset = build_ingest_asset(kind, partitions)
+    job = dg.define_asset_job(
+        job_name(kind),
+        selection=dg.AssetSelection.assets(asset),
+        partitions_def=partitions,
+        tags={SOURCE_TAG: kind.source, PHASE_TAG: "ingest"},
+        description=f"Ingest new {kind.prefix}/ files (the landing sensor starts it).",
+    )
+    return dg.Definitions(assets=[asset], jobs=[job], sensors=[build_landing_sensor(kind, job)])

@@ -1,0 +1,10 @@
+"""Machine-log definitions: everything comes from the file-kind declaration."""
+
+import dagster as dg
+
+from factory_assets.ingest.factory import file_kind_definitions
+from factory_assets.machine_logs.kind import MACHINE_LOGS
+
+
+def definitions() -> dg.Definitions:
+    return file_kind_definitions(MACHINE_LOGS)
