@@ -11,7 +11,7 @@ Time zones: a source timestamp *without* a zone is read in the source's zone
 ``TIMESTAMP`` is read in UTC (sessions run with ``time_zone = '+00:00'``); a PostgreSQL
 ``timestamptz`` keeps its offset.
 
-Dirty MySQL values (DESIGN.md §10: a bad value must not fail a whole table), converted the way MySQL
+Dirty MySQL values (DESIGN.md §10: one bad value must not lose the rest), converted the way MySQL
 connectors do, each conversion counted per column (:data:`CONVERSIONS`):
 
 * ``zero_date_to_null``: a ``DATE``/``DATETIME``/``TIMESTAMP`` with a zero year, month or day

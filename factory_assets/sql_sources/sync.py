@@ -677,7 +677,7 @@ class _Job:
             if batch is not None:
                 self._stage(batch, truncate=True, count=False)
             found = self._find_bad_value()
-        except psycopg.Error as again:  # noqa: BLE001 - report the original failure
+        except psycopg.Error as again:  # report the original failure, not this one
             self.log.warning(f"{where}: could not locate the value that failed: {again}")
         if found is None:
             return UnloadableValue(
