@@ -8,7 +8,11 @@ configuration or schema problem (no URL, a key that changed, a refused snapshot)
 the reason, since retrying cannot fix it.
 
 Each asset carries an asset check ``rows_conserved``: rows read = inserted + updated + unchanged +
-rejected (NULL key) + duplicates, and after a snapshot the mirror holds exactly the keys read.
+rejected (NULL key) + duplicates, and after a snapshot the mirror holds exactly the keys read. Rows
+loaded with a converted dirty value (NUL removed, zero date -> NULL) count as loaded; the
+conversions are in the ``conversions`` metadata. A value that cannot load at all
+(:class:`~factory_assets.sql_sources.sync.UnloadableValue`) fails at once, naming table, column and
+row key.
 """
 
 import os
@@ -18,7 +22,7 @@ import psycopg
 
 from factory_assets.ingest.migrate import ensure_schema
 from factory_assets.sql_sources.mapping import SchemaMismatch
-from factory_assets.sql_sources.sync import SnapshotGuard, SyncResult, sync_table
+from factory_assets.sql_sources.sync import SnapshotGuard, SyncResult, UnloadableValue, sync_table
 from factory_assets.sql_sources.tables import SOURCES, TABLES, TableSpec
 from factory_assets.tags import SOURCE_TAG
 from resources.embedded import EmbeddedNotRunning
@@ -40,6 +44,7 @@ NOT_RETRIABLE = (
     SourceNotConfigured,
     SchemaMismatch,
     SnapshotGuard,
+    UnloadableValue,
     EmbeddedNotRunning,
     ValueError,
     psycopg.DataError,
@@ -84,6 +89,7 @@ def result_metadata(result: SyncResult, source: SqlSourceResource) -> dict:
         "batches": result.batches,
         "seconds": result.seconds,
         "warnings": dg.MetadataValue.json(result.warnings),
+        "conversions": dg.MetadataValue.json(result.conversions),
     }
     if result.rows_total is not None:
         meta["dagster/row_count"] = result.rows_total

@@ -9,8 +9,21 @@ once in SQL, instead of one per reader and driver.
 Time zones: a source timestamp *without* a zone is read in the source's zone
 (``FACTORY_<SOURCE>_TIMEZONE``, else ``FACTORY_TIMEZONE``) with ``AT TIME ZONE``; a MySQL
 ``TIMESTAMP`` is read in UTC (sessions run with ``time_zone = '+00:00'``); a PostgreSQL
-``timestamptz`` keeps its offset. MySQL "zero dates" (``0000-00-00``) become NULL, as every MySQL
-driver does.
+``timestamptz`` keeps its offset.
+
+Dirty MySQL values (DESIGN.md §10: one bad value must not lose the rest), converted the way MySQL
+connectors do, each conversion counted per column (:data:`CONVERSIONS`):
+
+* ``zero_date_to_null``: a ``DATE``/``DATETIME``/``TIMESTAMP`` with a zero year, month or day
+  (``0000-00-00``, ``2024-00-15``, ``2024-05-00``) becomes NULL;
+* ``invalid_date_to_null``: an impossible date a permissive ``sql_mode`` (``ALLOW_INVALID_DATES``)
+  lets MySQL store (``2024-02-30``) becomes NULL;
+* ``nul_removed``: NUL characters are removed from strings (PostgreSQL text cannot hold them); done
+  by the readers before ``COPY`` (:mod:`.readers`), which mark the row's column in the stage column
+  :data:`NUL_COLUMNS`.
+
+The date rules are SQL over the staged text (:meth:`Plan.date_fault`), used both by the conversion
+and by the counts, so what is counted is exactly what was converted.
 """
 
 from __future__ import annotations
@@ -25,6 +38,18 @@ from factory_assets.sql_sources.tables import TableSpec
 
 INTEGER_TYPES = ("bigint", "integer", "smallint")
 TIMESTAMPTZ = "timestamp with time zone"
+
+# Conversion kinds (keys of ``raw.sync_runs.conversions``); see the module docstring.
+NUL_REMOVED = "nul_removed"
+ZERO_DATE = "zero_date_to_null"
+INVALID_DATE = "invalid_date_to_null"
+CONVERSIONS = (NUL_REMOVED, ZERO_DATE, INVALID_DATE)
+# Stage column (text[]) listing, for a row whose strings lost NUL characters, the source names of
+# those columns; NULL for every clean row. Raw columns starting with "_" are never mapped, so the
+# name cannot clash with a source column.
+NUL_COLUMNS = "_nul_columns"
+# Source value kinds MySQL can store zero or impossible dates in.
+MYSQL_DATE_KINDS = ("date", "ts_naive", "ts_utc")
 
 
 class SchemaMismatch(RuntimeError):
@@ -80,11 +105,32 @@ class Plan:
         return next(c for c in self.columns if c.raw == raw)
 
     # --- SQL over the text stage -------------------------------------------------------------
-    def converted(self, col: Column, alias: str = "s") -> sql.Composable:
-        """Expression turning the staged text of ``col`` into its raw type."""
+    def checks_dates(self, col: Column) -> bool:
+        """Does ``col`` hold MySQL dates, which may be zero or impossible?"""
+        return col.kind in MYSQL_DATE_KINDS and self.dialect in ("mysql", "mariadb")
+
+    def date_fault(self, col: Column, alias: str = "s") -> sql.Composable:
+        """Expression: :data:`ZERO_DATE`, :data:`INVALID_DATE` or NULL (a good date, or NULL) for the
+        staged MySQL text of ``col`` (``YYYY-MM-DD[ hh:mm:ss[.ffffff]]``).
+
+        Cheap on good rows: three prefix ``LIKE``s and one byte comparison; the month length is only
+        computed for a day of 29 to 31 (``CASE`` evaluates in order, so ``make_date`` never sees a
+        zero part).
+        """
+        r = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(col.raw))
+        return sql.SQL(
+            "(CASE WHEN {r} LIKE '0000%' OR {r} LIKE '_____00%' OR {r} LIKE '________00%' THEN {zero}"
+            " WHEN substr({r}, 9, 2) > '28' COLLATE \"C\" AND substr({r}, 9, 2)::int > extract(day FROM"
+            " make_date(substr({r}, 1, 4)::int, substr({r}, 6, 2)::int, 1) + interval '1 month - 1 day')"
+            " THEN {invalid} END)"
+        ).format(r=r, zero=sql.Literal(ZERO_DATE), invalid=sql.Literal(INVALID_DATE))
+
+    def converted(self, col: Column, alias: str = "s", *, checked: bool = True) -> sql.Composable:
+        """Expression turning the staged text of ``col`` into its raw type. ``checked=False`` leaves
+        out the date rules: only for a stage known to hold no zero or impossible date."""
         ref = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(col.raw))
-        if col.temporal and self.dialect in ("mysql", "mariadb"):
-            ref = sql.SQL("(CASE WHEN {r} LIKE '0000-00-00%' THEN NULL ELSE {r} END)").format(r=ref)
+        if checked and self.checks_dates(col):
+            ref = sql.SQL("(CASE WHEN {} IS NULL THEN {} END)").format(self.date_fault(col, alias), ref)
         if col.raw_type == TIMESTAMPTZ:
             if col.kind == "ts_aware":
                 return sql.SQL("{}::timestamptz").format(ref)

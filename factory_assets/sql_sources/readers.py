@@ -16,6 +16,13 @@ Three readers, one contract (an iterator of :class:`Batch`, never the whole tabl
   day, and turns decimals into ``decimal128(38, 10)`` (scale changed, digits beyond 10 lost); the
   text is then exactly what the pymysql reader sees.
 
+NUL characters (legal in MySQL strings, refused by PostgreSQL text) are removed before ``COPY`` and
+the row is marked with the columns that had them (the extra stage column ``_nul_columns``, see
+:mod:`.mapping`): the connectorx reader checks each CSV payload for a NUL byte (one ``memchr``) and
+cleans the Arrow batch only then; for ``rows`` batches psycopg itself refuses the NUL while copying,
+and the sync then cleans that batch with :func:`strip_nul_rows` and copies it again. Clean batches
+pay nothing.
+
 :func:`prefetched` runs a reader in a thread so the next batch is read while the warehouse merges
 the current one.
 """
@@ -41,9 +48,11 @@ from resources.sql_source import MYSQL_SESSION_INIT
 # never runs concurrently with imports in the main thread.
 try:
     import connectorx
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 except ImportError:  # pragma: no cover - depends on the install
-    connectorx = pacsv = None
+    connectorx = pa = pc = pacsv = None
 
 
 @dataclass
@@ -51,6 +60,9 @@ class Batch:
     rows: int
     fmt: str  # "rows": sequences of values for psycopg's write_row; "csv": bytes in CSV format
     payload: Any
+    # NUL characters were removed: every row carries one more, last value, the ``_nul_columns``
+    # array (source names of its cleaned columns, NULL for clean rows)
+    nul_columns: bool = False
 
 
 class SourceReadError(RuntimeError):
@@ -179,7 +191,56 @@ def read_connectorx(engine: sa.Engine, stmt, batch_size: int) -> Iterator[Batch]
             continue
         buf = io.BytesIO()
         pacsv.write_csv(record_batch, buf, options)
-        yield Batch(record_batch.num_rows, "csv", buf.getvalue())
+        payload = buf.getvalue()
+        if b"\x00" in payload and (clean := strip_nul_arrow(record_batch)) is not None:
+            buf = io.BytesIO()
+            pacsv.write_csv(clean, buf, options)
+            yield Batch(record_batch.num_rows, "csv", buf.getvalue(), nul_columns=True)
+        else:
+            yield Batch(record_batch.num_rows, "csv", payload)
+
+
+def pg_text_array(items: list[str]) -> str:
+    """A PostgreSQL ``text[]`` literal, every element quoted (column names may hold anything)."""
+    quoted = ('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items)
+    return "{" + ",".join(quoted) + "}"
+
+
+def strip_nul_arrow(batch):
+    """``batch`` (a pyarrow RecordBatch) without NUL characters in its strings, plus the
+    ``_nul_columns`` column; ``None`` if no string holds one."""
+    columns = list(batch.columns)
+    cleaned: dict[str, Any] = {}
+    for i, (name, col) in enumerate(zip(batch.schema.names, batch.columns, strict=True)):
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            mask = pc.match_substring(col, "\x00")
+            if pc.any(mask).as_py():
+                cleaned[name] = mask
+                columns[i] = pc.replace_substring(col, "\x00", "")
+    if not cleaned:
+        return None
+    marks: dict[int, list[str]] = {}
+    for name, mask in cleaned.items():
+        for row in pc.indices_nonzero(mask).to_pylist():
+            marks.setdefault(row, []).append(name)
+    nul = pa.array(
+        [pg_text_array(marks[i]) if i in marks else None for i in range(batch.num_rows)], pa.string()
+    )
+    return pa.RecordBatch.from_arrays([*columns, nul], names=[*batch.schema.names, "_nul_columns"])
+
+
+def strip_nul_rows(rows, names: list[str]) -> list[tuple]:
+    """``rows`` without NUL characters in their strings, each with its ``_nul_columns`` value
+    appended (the source names ``names[i]`` of the cleaned values, or None)."""
+    out = []
+    for row in rows:
+        marks = [names[i] for i, v in enumerate(row) if type(v) is str and "\x00" in v]
+        if marks:
+            row = [v.replace("\x00", "") if type(v) is str else v for v in row]
+            out.append((*row, marks))
+        else:
+            out.append((*row, None))
+    return out
 
 
 READERS: dict[str, Callable[..., Iterator[Batch]]] = {

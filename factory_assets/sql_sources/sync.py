@@ -23,6 +23,18 @@ the old snapshot or the new one, never a mix. A snapshot that would delete more 
 ``max_delete_fraction`` of a table is refused (an emptied source table is more often a fault:
 wrong database, missing grant).
 
+Dirty values. A MySQL zero or impossible date becomes NULL and NUL characters are removed from
+strings (rules in :mod:`.mapping`); the row is loaded like any other. Conversions are counted per
+source column and kind in ``raw.sync_runs.conversions`` (jsonb, e.g. ``{"A_Logbuch.Datum":
+{"zero_date_to_null": 3}}``), for the rows a run *writes* (inserted or changed): re-reading an
+unchanged row (snapshots, the overlap window, the NULL-cursor pass) does not count it again, so the
+counts of a day's runs add up (``marts.data_quality_daily``). Finding them costs one ``FILTER``
+count per date column in the stage statistics, and a clean stage is then merged without the date
+rules; the rows written are only looked up when a batch has a conversion. A value PostgreSQL still refuses (a number too large for the raw column, a
+``TIME`` beyond 24 h, …) fails the run with :class:`UnloadableValue`, which names the source table,
+column, the row's key and the value: the failed statement is the fast path, and only then is the
+culprit searched, column by column and then by halving the staged rows (``ctid`` ranges).
+
 Every run leaves a row in ``raw.sync_runs`` (status ``running`` -> ``success`` | ``failed``; a run
 killed mid-way is marked ``interrupted`` by the next one) and ``raw.sync_state`` holds the
 watermark. Those tables are the truth; Dagster state is not consulted.
@@ -40,9 +52,17 @@ from zoneinfo import ZoneInfo
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
-from factory_assets.sql_sources.mapping import Plan, build_plan
-from factory_assets.sql_sources.readers import Batch, SourceReadError, choose_reader, prefetched, read_batches
+from factory_assets.sql_sources.mapping import NUL_COLUMNS, NUL_REMOVED, Column, Plan, build_plan
+from factory_assets.sql_sources.readers import (
+    Batch,
+    SourceReadError,
+    choose_reader,
+    prefetched,
+    read_batches,
+    strip_nul_rows,
+)
 from factory_assets.sql_sources.tables import TableSpec
 from resources.sql_source import SourceUnavailable, SqlSourceResource, scrub
 
@@ -55,6 +75,11 @@ SMALL_TABLE = 100  # below this many rows the snapshot delete guard does not app
 
 class SnapshotGuard(RuntimeError):
     """A snapshot would delete too much of a table; nothing was written."""
+
+
+class UnloadableValue(ValueError):
+    """A source value the raw column cannot take even after the dirty-value conversions; names the
+    source table, the column, the row's key and the value. The failing batch was not written."""
 
 
 @dataclass
@@ -85,6 +110,8 @@ class SyncResult:
     raw_rows: int | None = None  # snapshot: rows in the mirror after the run
     rows_total: int | None = None  # rows in the mirror per raw.sync_state after the run
     warnings: list[str] = field(default_factory=list)
+    # values converted in the rows written: {"<Table>.<Column>": {"<kind>": rows}} (see mapping.py)
+    conversions: dict[str, dict[str, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -204,6 +231,11 @@ class _Job:
         finally:
             if not self.conn.closed and not self.conn.broken:
                 self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGE)))
+        for column, kinds in sorted(self.result.conversions.items()):
+            self.log.warning(
+                f"{self.spec.source}.{column}: loaded with converted values "
+                f"({', '.join(f'{kind}: {n} row(s)' for kind, n in sorted(kinds.items()))})"
+            )
         if self.result.null_cursor_rows:
             self.log.warning(
                 f"{self.spec.source}.{self.spec.table}: {self.result.null_cursor_rows} row(s) have a NULL "
@@ -228,15 +260,18 @@ class _Job:
 
         with prefetched(both_passes) as batches:
             for batch, null_pass in batches:
-                with self.conn.transaction():
-                    self.conn.execute("SET LOCAL synchronous_commit = off")
-                    self._stage(batch, truncate=True)
-                    stats = self._stage_stats()
-                    self._merge(stats)
-                    if null_pass:
-                        self.result.null_cursor_rows += stats["null_cursor"]
-                    self._write_state(stats["max_cursor"])
-                    self._write_counters()
+                try:
+                    with self.conn.transaction():
+                        self.conn.execute("SET LOCAL synchronous_commit = off")
+                        self._stage(batch, truncate=True)
+                        stats = self._stage_stats()
+                        self._merge(stats)
+                        if null_pass:
+                            self.result.null_cursor_rows += stats["null_cursor"]
+                        self._write_state(stats["max_cursor"])
+                        self._write_counters()
+                except psycopg.DataError as exc:  # rolled back, stage included: stage the batch again
+                    raise self._unloadable(exc, batch) from exc
                 self._batch_done(batch, committed=True)
         if self.result.batches == 0:
             with self.conn.transaction():
@@ -249,16 +284,19 @@ class _Job:
             for batch in batches:
                 self._stage(batch, truncate=False)
                 self._batch_done(batch, committed=False)
-        with self.conn.transaction():
-            self.conn.execute("SET LOCAL synchronous_commit = off")
-            stats = self._stage_stats()
-            self._merge(stats)
-            self._delete_missing()
-            self.result.raw_rows = self.conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(self._raw())
-            ).fetchone()[0]
-            self._write_state(None)
-            self._write_counters()
+        try:
+            with self.conn.transaction():
+                self.conn.execute("SET LOCAL synchronous_commit = off")
+                stats = self._stage_stats()
+                self._merge(stats)
+                self._delete_missing()
+                self.result.raw_rows = self.conn.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(self._raw())
+                ).fetchone()[0]
+                self._write_state(None)
+                self._write_counters()
+        except psycopg.DataError as exc:  # the stage (filled outside the transaction) is intact
+            raise self._unloadable(exc) from exc
 
     def _batch_done(self, batch: Batch, *, committed: bool) -> None:
         if self.after_batch is not None:
@@ -343,7 +381,7 @@ class _Job:
             """UPDATE raw.sync_runs SET rows_read = %s, rows_upserted = %s, rows_inserted = %s,
                       rows_updated = %s, rows_unchanged = %s, rows_deleted = %s, rows_rejected = %s,
                       rows_duplicate = %s, null_cursor_rows = %s, batches = %s, watermark = %s,
-                      warnings = %s
+                      warnings = %s, conversions = %s
                 WHERE id = %s""",
             (
                 r.rows_read,
@@ -358,6 +396,7 @@ class _Job:
                 r.batches,
                 r.watermark,
                 "\n".join(r.warnings) or None,
+                Jsonb(r.conversions),
                 self.run_row,
             ),
         )
@@ -369,15 +408,42 @@ class _Job:
         return sql.Identifier(schema, table)
 
     def _create_stage(self) -> None:
-        cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c.raw)) for c in self.plan.columns)
+        cols = [sql.SQL("{} text").format(sql.Identifier(c.raw)) for c in self.plan.columns]
+        cols.append(sql.SQL("{} text[]").format(sql.Identifier(NUL_COLUMNS)))
         self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGE)))
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(sql.Identifier(STAGE), cols))
+        self.conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({})").format(sql.Identifier(STAGE), sql.SQL(", ").join(cols))
+        )
 
-    def _stage(self, batch: Batch, *, truncate: bool) -> None:
+    _nul_staged = False  # a row of the stage had NUL characters removed
+    _stage_dirty = True  # the stage may hold a value the date rules convert (known after the stats)
+
+    def _stage(self, batch: Batch, *, truncate: bool, count: bool = True) -> None:
         stage = sql.Identifier(STAGE)
         if truncate:
             self.conn.execute(sql.SQL("TRUNCATE {}").format(stage))
-        cols = sql.SQL(", ").join(sql.Identifier(c.raw) for c in self.plan.columns)
+            self._nul_staged = False
+        try:
+            with self.conn.transaction():  # a savepoint inside an incremental batch's transaction
+                self._copy(batch)
+        except psycopg.DataError as exc:
+            # psycopg refuses a str holding NUL before sending it: clean this batch, copy it again
+            if batch.fmt != "rows" or "NUL (0x00)" not in str(exc):
+                raise
+            names = [c.source for c in self.plan.columns]
+            batch = Batch(batch.rows, "rows", strip_nul_rows(batch.payload, names), nul_columns=True)
+            self._copy(batch)
+        self._nul_staged = self._nul_staged or batch.nul_columns
+        if count:
+            self.result.batches += 1
+            self.result.rows_read += batch.rows
+
+    def _copy(self, batch: Batch) -> None:
+        stage = sql.Identifier(STAGE)
+        names = [sql.Identifier(c.raw) for c in self.plan.columns]
+        if batch.nul_columns:
+            names.append(sql.Identifier(NUL_COLUMNS))
+        cols = sql.SQL(", ").join(names)
         with self.conn.cursor() as cur:
             if batch.fmt == "csv":
                 with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(stage, cols)) as cp:
@@ -386,8 +452,6 @@ class _Job:
                 with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)) as cp:
                     for row in batch.payload:
                         cp.write_row(row)
-        self.result.batches += 1
-        self.result.rows_read += batch.rows
 
     def _stage_stats(self) -> dict:
         p = self.plan
@@ -398,14 +462,29 @@ class _Job:
         else:
             null_cursor, max_cursor = sql.SQL("0"), sql.SQL("NULL")
         lead = p.converted(p.column(p.key[0]))
+        dirty = self._dirty("s")
         row = self.conn.execute(
             sql.SQL(
-                "SELECT count(*), count(*) FILTER (WHERE {}), {}, {}, min({}), max({}) FROM {} AS s"
-            ).format(null_key, null_cursor, max_cursor, lead, lead, sql.Identifier(STAGE))
+                "SELECT count(*), count(*) FILTER (WHERE {}), {}, {}, min({}), max({}), {} FROM {} AS s"
+            ).format(
+                null_key,
+                null_cursor,
+                max_cursor,
+                lead,
+                lead,
+                sql.SQL("0") if dirty is None else sql.SQL("count(*) FILTER (WHERE {})").format(dirty),
+                sql.Identifier(STAGE),
+            )
         ).fetchone()
         stats = dict(
-            zip(("rows", "null_key", "null_cursor", "max_cursor", "key_min", "key_max"), row, strict=True)
+            zip(
+                ("rows", "null_key", "null_cursor", "max_cursor", "key_min", "key_max", "dirty"),
+                row,
+                strict=True,
+            )
         )
+        # the merge converts without the date rules when the stage has nothing they would change
+        self._stage_dirty = stats["dirty"] > 0
         if stats["null_key"]:
             msg = (
                 f"{self.spec.source}.{self.spec.table}: {stats['null_key']} row(s) with a NULL key "
@@ -420,10 +499,11 @@ class _Job:
         """The stage converted to raw types, without NULL keys, one row per key."""
         p = self.plan
         exprs = sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(p.converted(c), sql.Identifier(c.raw)) for c in p.columns
+            sql.SQL("{} AS {}").format(p.converted(c, checked=self._stage_dirty), sql.Identifier(c.raw))
+            for c in p.columns
         )
         not_null = sql.SQL(" AND ").join(sql.SQL("s.{} IS NOT NULL").format(sql.Identifier(k)) for k in p.key)
-        keys = sql.SQL(", ").join(p.converted(p.column(k)) for k in p.key)
+        keys = sql.SQL(", ").join(p.converted(p.column(k), checked=self._stage_dirty) for k in p.key)
         distinct = sql.SQL("DISTINCT ON ({}) ").format(keys) if p.dedup else sql.SQL("")
         order = sql.SQL(" ORDER BY {}, s.ctid DESC").format(keys) if p.dedup else sql.SQL("")
         return sql.SQL("SELECT {}{} FROM {} AS s WHERE {}{}").format(
@@ -440,6 +520,8 @@ class _Job:
         """
         p = self.plan
         raw = self._raw()
+        if stats["dirty"]:
+            self._count_conversions()
         src = self._source_rows()
         cols = sql.SQL(", ").join(sql.Identifier(c.raw) for c in p.columns)
         scols = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c.raw)) for c in p.columns)
@@ -501,7 +583,10 @@ class _Job:
         raw = self._raw()
         before = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(raw)).fetchone()[0]
         keys = sql.SQL(" AND ").join(
-            sql.SQL("{} = r.{}").format(p.converted(p.column(k)), sql.Identifier(k)) for k in p.key
+            sql.SQL("{} = r.{}").format(
+                p.converted(p.column(k), checked=self._stage_dirty), sql.Identifier(k)
+            )
+            for k in p.key
         )
         deleted = self.conn.execute(
             sql.SQL(
@@ -519,3 +604,156 @@ class _Job:
             self.log.info(f"{self.spec.source}.{self.spec.table}: {deleted} row(s) deleted at the source")
         self.result.rows_deleted += deleted
         self._delta -= deleted
+
+    # --- dirty values -----------------------------------------------------------------------
+    def _dirty(self, alias: str) -> sql.Composable | None:
+        """Predicate: the staged row ``alias`` has a value converted on the way in (None: cannot)."""
+        p = self.plan
+        tests = [
+            sql.SQL("{} IS NOT NULL").format(p.date_fault(c, alias)) for c in p.columns if p.checks_dates(c)
+        ]
+        if self._nul_staged:
+            tests.append(
+                sql.SQL("{}.{} IS NOT NULL").format(sql.Identifier(alias), sql.Identifier(NUL_COLUMNS))
+            )
+        return sql.SQL(" OR ").join(tests) if tests else None
+
+    def _count_conversions(self) -> None:
+        """Count, per source column and kind, the conversions in the staged rows the merge will
+        write (a new key, or values that differ from the mirror's). Runs before the merge, and only
+        for a stage that has a converted value."""
+        p = self.plan
+        keys = [p.converted(p.column(k), "s") for k in p.key]
+        not_null = sql.SQL(" AND ").join(sql.SQL("s.{} IS NOT NULL").format(sql.Identifier(k)) for k in p.key)
+        if p.dedup:  # the row the merge keeps for a key: the last one staged
+            rows = sql.SQL(
+                "SELECT DISTINCT ON ({k}) s.* FROM {st} AS s WHERE {nn} ORDER BY {k}, s.ctid DESC"
+            ).format(k=sql.SQL(", ").join(keys), st=sql.Identifier(STAGE), nn=not_null)
+        else:
+            rows = sql.SQL("SELECT s.* FROM {} AS s WHERE {}").format(sql.Identifier(STAGE), not_null)
+        same = [sql.SQL("r.{} = {}").format(sql.Identifier(k), p.converted(p.column(k), "d")) for k in p.key]
+        data = [c for c in p.columns if c.raw not in p.key]
+        if data:
+            same.append(
+                sql.SQL("({}) IS NOT DISTINCT FROM ({})").format(
+                    sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.raw)) for c in data),
+                    sql.SQL(", ").join(p.converted(c, "d") for c in data),
+                )
+            )
+        arms = [
+            sql.SQL("SELECT {} AS col, {} AS kind FROM w").format(sql.Literal(c.source), p.date_fault(c, "w"))
+            for c in p.columns
+            if p.checks_dates(c)
+        ]
+        if self._nul_staged:
+            arms.append(
+                sql.SQL("SELECT n.col, {} AS kind FROM w CROSS JOIN LATERAL unnest(w.{}) AS n(col)").format(
+                    sql.Literal(NUL_REMOVED), sql.Identifier(NUL_COLUMNS)
+                )
+            )
+        query = sql.SQL(
+            "WITH d AS ({rows}), w AS (SELECT * FROM d WHERE ({dirty}) AND NOT EXISTS "
+            "(SELECT 1 FROM {raw} AS r WHERE {same})) "
+            "SELECT col, kind, count(*) FROM ({arms}) AS x WHERE kind IS NOT NULL GROUP BY 1, 2"
+        ).format(
+            rows=rows,
+            dirty=self._dirty("d"),
+            raw=self._raw(),
+            same=sql.SQL(" AND ").join(same),
+            arms=sql.SQL(" UNION ALL ").join(arms),
+        )
+        for col, kind, n in self.conn.execute(query).fetchall():
+            counts = self.result.conversions.setdefault(f"{self.spec.table}.{col}", {})
+            counts[kind] = counts.get(kind, 0) + n
+
+    def _unloadable(self, exc: psycopg.DataError, batch: Batch | None = None) -> UnloadableValue:
+        """The error for a value PostgreSQL refused while merging: find the column and row (on the
+        slow path only, after the fast statement failed) and name them. ``batch``: stage it again
+        first (an incremental batch's transaction, stage included, was rolled back)."""
+        where = f"{self.spec.source}.{self.spec.table}"
+        reason = (exc.diag.message_primary or str(exc)).strip()
+        found = None
+        try:
+            if batch is not None:
+                self._stage(batch, truncate=True, count=False)
+            found = self._find_bad_value()
+        except psycopg.Error as again:  # report the original failure, not this one
+            self.log.warning(f"{where}: could not locate the value that failed: {again}")
+        if found is None:
+            return UnloadableValue(
+                f"{where}: a value cannot be loaded into {self.spec.raw_table} ({reason}); the row could "
+                "not be pinned down"
+            )
+        col, key, value, reason = found
+        shown = value if value is None or len(value) <= 80 else value[:77] + "..."
+        return UnloadableValue(
+            f"{where}: column {col.source} of the row with {key} holds {shown!r}, which cannot be loaded "
+            f"into {self.spec.raw_table}.{col.raw} ({col.raw_type}): {reason}"
+        )
+
+    def _find_bad_value(self) -> tuple[Column, str, str | None, str] | None:
+        """(column, key description, staged text, PostgreSQL's reason) of the first staged value
+        whose conversion fails: each column's conversion over the whole stage, then, for the failing
+        one, halve the stage's pages until one is left and try its rows one by one."""
+        p = self.plan
+        stage = sql.Identifier(STAGE)
+        for col in p.columns:
+            if col.raw_type == "text" and not p.checks_dates(col):
+                continue  # staged text into text cannot fail
+            expr = p.converted(col)
+            if self._conversion_error(expr) is None:
+                continue
+            pages = self.conn.execute(
+                "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int", (STAGE,)
+            ).fetchone()[0]
+            low, high = 0, max(pages, 1)  # a failing row lies in pages [low, high)
+            while high - low > 1:
+                mid = (low + high) // 2
+                if self._conversion_error(expr, f"({low},0)", f"({mid},0)") is not None:
+                    high = mid
+                else:
+                    low = mid
+            tids = self.conn.execute(
+                sql.SQL(
+                    "SELECT ctid::text FROM {} WHERE ctid >= %s::tid AND ctid < %s::tid ORDER BY ctid"
+                ).format(stage),
+                (f"({low},0)", f"({low + 1},0)"),
+            ).fetchall()
+            for (tid,) in tids:
+                reason = self._conversion_error(expr, tid)
+                if reason is None:
+                    continue
+                names = [p.column(k) for k in p.key]
+                row = self.conn.execute(
+                    sql.SQL("SELECT {}, {} FROM {} WHERE ctid = %s::tid").format(
+                        sql.SQL(", ").join(sql.Identifier(c.raw) for c in names),
+                        sql.Identifier(col.raw),
+                        stage,
+                    ),
+                    (tid,),
+                ).fetchone()
+                key = ", ".join(
+                    f"{c.source}={'NULL' if v is None else repr(v)}" for c, v in zip(names, row, strict=False)
+                )
+                return col, key, row[-1], reason
+        return None
+
+    def _conversion_error(self, expr: sql.Composable, low: str | None = None, high: str | None = None):
+        """PostgreSQL's reason if converting the staged rows fails (all rows; the ``ctid`` range
+        [low, high); or the one row ``low`` when ``high`` is None), else None. Autocommit: a failure
+        ends only this statement. No bound parameters: ``expr`` may hold ``LIKE '…%'``."""
+        if low is None:
+            where = sql.SQL("true")
+        elif high is None:
+            where = sql.SQL("s.ctid = {}::tid").format(sql.Literal(low))
+        else:
+            where = sql.SQL("s.ctid >= {}::tid AND s.ctid < {}::tid").format(
+                sql.Literal(low), sql.Literal(high)
+            )
+        try:
+            self.conn.execute(
+                sql.SQL("SELECT count({}) FROM {} AS s WHERE {}").format(expr, sql.Identifier(STAGE), where)
+            )
+        except psycopg.DataError as exc:
+            return (exc.diag.message_primary or str(exc)).strip()
+        return None

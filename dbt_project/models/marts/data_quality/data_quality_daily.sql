@@ -54,12 +54,31 @@ production_rows as (
     group by 1, 2, 3
 ),
 
+sql_sync_conversions as (
+    -- Dirty values the SQL-source syncs converted so that their rows could load (NUL characters
+    -- removed, zero or impossible MySQL dates loaded as NULL; README "SQL sources"): rows
+    -- written with a converted value, on the plant-local day of the sync run, with reason
+    -- '<conversion>:<SourceTable>.<SourceColumn>' (source spelling), e.g.
+    -- 'zero_date_to_null:A_Logbuch.Datum', 'nul_removed:A_Logbuch.Notiz'. The rows are loaded,
+    -- not rejected; an unchanged row re-read by a later run is not counted again.
+    select
+        (started_at at time zone {{ plant_timezone() }})::date as day,
+        source,
+        conversion || ':' || source_table || '.' || source_column as reason,
+        sum(converted_rows)::bigint     as rejected_rows,
+        0::bigint                       as file_versions
+    from {{ ref('stg_sql_sources__sync_conversions') }}
+    group by 1, 2, 3
+),
+
 unioned as (
     select * from file_rows
     union all
     select * from file_versions
     union all
     select * from production_rows
+    union all
+    select * from sql_sync_conversions
 )
 
 select
