@@ -54,6 +54,7 @@ import sqlalchemy as sa
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from factory_assets.ingest.copy import copy_payload, copy_rows
 from factory_assets.sql_sources.mapping import NUL_COLUMNS, NUL_REMOVED, Column, Plan, build_plan
 from factory_assets.sql_sources.readers import (
     Batch,
@@ -439,19 +440,14 @@ class _Job:
             self.result.rows_read += batch.rows
 
     def _copy(self, batch: Batch) -> None:
-        stage = sql.Identifier(STAGE)
-        names = [sql.Identifier(c.raw) for c in self.plan.columns]
+        names = [c.raw for c in self.plan.columns]
         if batch.nul_columns:
-            names.append(sql.Identifier(NUL_COLUMNS))
-        cols = sql.SQL(", ").join(names)
+            names.append(NUL_COLUMNS)
         with self.conn.cursor() as cur:
             if batch.fmt == "csv":
-                with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(stage, cols)) as cp:
-                    cp.write(batch.payload)
+                copy_payload(cur, sql.Identifier(STAGE), names, [batch.payload], fmt="csv")
             else:
-                with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols)) as cp:
-                    for row in batch.payload:
-                        cp.write_row(row)
+                copy_rows(cur, sql.Identifier(STAGE), names, batch.payload)
 
     def _stage_stats(self) -> dict:
         p = self.plan
