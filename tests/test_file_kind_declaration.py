@@ -11,6 +11,7 @@ import dagster as dg
 import psycopg
 
 from factory_assets.ingest.copy import copy_rows
+from factory_assets.ingest.definitions import ingest_definitions
 from factory_assets.ingest.factory import file_kind_definitions
 from factory_assets.ingest.kinds import BadName, Classified, FileKind, LoadContext, LoadCounts
 from factory_assets.ingest.streams import iter_line_batches
@@ -69,7 +70,7 @@ def _tick_and_run(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg
     sensor = defs.sensors[0]
     with dg.build_sensor_context(instance=instance, resources=build_resources()) as ctx:
         result = sensor(ctx)
-    job = defs.resolve_job_def("toy_ingest_job")
+    job = defs.resolve_job_def("toy_refresh_job")  # what the sensor starts
     return [
         job.execute_in_process(run_config=r.run_config, instance=instance, tags=r.tags, raise_on_error=False)
         for r in result.run_requests

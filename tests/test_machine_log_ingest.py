@@ -309,6 +309,8 @@ def test_loaded_pieces_are_exactly_the_parsers_rows(factory_env, day):
     data = generate_day("DEM12", day, random.Random(11), malformed=3)
     data += f"{day:%Y%m%d} 21:00:00|@StukUitgevoerd: tab\there back\\slash\n".encode()
     data += f"{day:%Y%m%d} 21:00:01|@StukUitgevoerd:\n".encode()
+    data += f"{day:%Y%m%d} 21:00:02|@JobProfiel: L:6500 C:7016\n".encode()  # invalid: no reference
+    data += f"{day:%Y%m%d} 21:00:03|@StukUitgevoerd: after a bad profile\n".encode()
     write(factory_env["landing"], f"machine_logs/DEM12/{day:%Y%m%d}.LOG", data)
     assert ingest(day.isoformat()).success
     expected = parse_log(data, "DEM12", day, "Europe/Paris")

@@ -235,7 +235,7 @@ def _iter_parse_batches(
     local_day = production_date.isoformat() + " "
     midnight_utc = datetime(production_date.year, production_date.month, production_date.day, tzinfo=UTC)
     offset = _utc_offset_text(midnight_utc - clock.base)  # the day's UTC offset (constant-offset days)
-    job = "\\N\t\\N"
+    profile_text = "\\N\t\\N"  # COPY text of (job_profile_line_no, reference) for the next pieces
     fast_first = fast_last = None  # seconds of day of the first / last fast-path piece
     hour_minute, second = _HOUR_MINUTE, _SECOND
     # Fast path: on a day with a constant UTC offset, a well-formed piece line
@@ -264,7 +264,7 @@ def _iter_parse_batches(
                     parsed += 1
                     if as_text:
                         add_text(
-                            f"{head}{line_no}\t{local_day}{raw[9:17]}{offset}\t{job}\t"
+                            f"{head}{line_no}\t{local_day}{raw[9:17]}{offset}\t{profile_text}\t"
                             f"{copy_text(details) if details else _NULL}\n"
                         )
                         secs = hm + ss
@@ -359,7 +359,7 @@ def _iter_parse_batches(
             if event == "StukUitgevoerd":
                 if as_text:
                     add_text(
-                        f"{head}{line_no}\t{at.isoformat()}\t{job}\t"
+                        f"{head}{line_no}\t{at.isoformat()}\t{profile_text}\t"
                         f"{copy_text(details) if details else _NULL}\n"
                     )
                 else:
@@ -396,7 +396,7 @@ def _iter_parse_batches(
                 job_reference, length_mm, colour = job
                 out.job_profiles.append((line_no, at, job_reference, length_mm, colour, details))
                 profile_line, reference = line_no, job_reference
-                job = f"{line_no}\t{copy_text(job_reference)}"
+                profile_text = f"{line_no}\t{copy_text(job_reference)}"
             elif event == "MachineStop":
                 if open_stop is None:  # a second stop while stopped continues the same period
                     open_stop = (line_no, at)
