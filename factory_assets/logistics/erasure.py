@@ -28,8 +28,6 @@ An advisory lock serialises the erasure with the logistics loaders (they hold it
 loading), so a load in progress cannot put back what the erasure removes.
 """
 
-from __future__ import annotations
-
 import hashlib
 import logging
 import tempfile

@@ -34,7 +34,7 @@ from factory_assets.ingest.delimited import Block, DelimitedReader
 from factory_assets.ingest.kinds import LoadContext, LoadCounts, Quarantine
 from factory_assets.ingest.streams import prefetch
 from factory_assets.logistics.pii import Pseudonymiser, pseudonymiser
-from factory_assets.logistics.values import dates_column, ids_column
+from factory_assets.logistics.values import dates_column, ids_column, parse_id
 
 VISIT_FIELDS = ("id", "id_cliente", "angel", "polo", "data_limite", "data_de_atendimento")
 CUSTOMER_FIELDS = ("id_cliente", "name", "email", "phone")
@@ -212,6 +212,17 @@ def _customers_batch(
     return out.add_column(3, "customer_key", keys)
 
 
+def _scrub_erased(rejects: list[tuple], id_field: int, suppression: Suppression) -> None:
+    """A rejected line of an erased customer keeps no text (its customer-id field identifies it)."""
+    if not suppression.fingerprints:
+        return
+    for i, (line_no, reason, _detail, raw_text, day) in enumerate(rejects):
+        fields = (raw_text or "").split(";")
+        cid = parse_id(fields[id_field]) if len(fields) > id_field else None
+        if cid is not None and suppression.erased(pa.array([cid], pa.int64()))[0]:
+            rejects[i] = (line_no, reason, f"text removed: an erased customer ({reason})", None, day)
+
+
 def _load(
     ctx: LoadContext, fields: tuple[str, ...], columns: tuple[str, ...], table: str, batch_fn
 ) -> tuple[LoadCounts, _Tally]:
@@ -219,6 +230,7 @@ def _load(
     ctx.cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ERASURE_LOCK,))
     suppression = Suppression.load(ctx.cur, pii)
     reader = DelimitedReader(fields, max_line_bytes=ctx.kind.max_line_bytes)
+    id_field = fields.index("id_cliente")
     tally = _Tally()
     version_id = ctx.version.ledger_id
 
@@ -231,6 +243,7 @@ def _load(
             for r in block.rejects:
                 rejects.append((r.line_no, r.reason, r.detail, r.raw_text, None))
             out = batch_fn(block, version_id, pii, suppression, tally, rejects)
+            _scrub_erased(rejects, id_field, suppression)
             rejects.sort(key=lambda r: r[0])
             for r in rejects:
                 ctx.rejects.add(*r)
