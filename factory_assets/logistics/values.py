@@ -142,3 +142,9 @@ def dates_column(col) -> tuple[pa.Array, pa.Array, np.ndarray]:
         dates = _patch(dates, fixes_d, pa.date32())
         times = _patch(times, fixes_t, pa.timestamp("s"))
     return dates, times, bad
+
+
+# pyarrow imports pandas the first time a compute function is called (to recognise pandas
+# arguments): about a second and 50 MB, once per process. Pay it when this module is imported,
+# like any other import, rather than in the middle of the first file's load.
+pc.utf8_length(pa.array([""]))
