@@ -152,6 +152,7 @@ def test_visits_and_customers_from_landing_to_marts(env, tmp_path):
         b"id;id_cliente;angel;polo;data_limite;data_de_atendimento\n"
         b"4;102;Bruno Lima;CE - CRATO;2021-04-05;07/04/2021 08:30\n"
         b"20;101;Carla Nunes;CE - CRATO;2021-05-14;2021-05-14 20:00:00\n"
+        b"21;101;Carla Nunes; ;2021-05-14;2021-05-14\n"  # missing_value: no base
     )
     _write(landing, "logistics/visits/v2.csv", v2, 1_700_000_200)
     assert all(r.success for r in _tick_and_run(defs, instance))
@@ -202,6 +203,7 @@ def test_visits_and_customers_from_landing_to_marts(env, tmp_path):
     assert [tuple(r.values()) for r in quality] == [
         ("logistics_customers", "non_numeric_id", 1),
         ("logistics_visits", "invalid_utf8", 1),
+        ("logistics_visits", "missing_value", 1),
         ("logistics_visits", "non_numeric_id", 1),
         ("logistics_visits", "wrong_column_count", 1),
     ]
