@@ -325,7 +325,9 @@ def test_erase_customer_removes_it_everywhere_and_it_stays_erased(env, tmp_path)
                    "WHERE source = 'logistics_customers'") == [(5, 2, 2, 1)]  # fmt: skip
 
     # Loaded again (the same exports arrive under new names): she does not come back.
-    _write(landing, "logistics/customers/clientes_again.csv", customers + b"105;Novo Cliente;novo@example.net;\n")
+    _write(
+        landing, "logistics/customers/clientes_again.csv", customers + b"105;Novo Cliente;novo@example.net;\n"
+    )
     _write(landing, "logistics/visits/v1_again.csv", VISITS_V1.replace(b"1;100;", b"31;100;"))
     assert all(r.success for r in _tick_and_run(defs, instance))
     assert _q(url, "SELECT count(*) FROM raw.logistics__customers") == [(5,)]  # 2 + 3, without her

@@ -201,19 +201,25 @@ def test_arrow_rows_load_through_binary_copy_unchanged(warehouse_url):
 def test_demo_exports_have_the_real_shapes(tmp_path):
     from factory_assets.demo.logistics import BASES, VISITS_HEADER, write_logistics
 
-    visits, customers = write_logistics(tmp_path, visits=3000, customers=1000, end=D(2024, 6, 30), bad_rows=12)
+    visits, customers = write_logistics(
+        tmp_path, visits=3000, customers=1000, end=D(2024, 6, 30), bad_rows=12
+    )
     v, c = visits.read_bytes(), customers.read_bytes()
     assert v.startswith(b"\xef\xbb\xbf" + VISITS_HEADER.encode() + b"\r\n") and v.count(b"\r\n") == 3001
     assert not c.startswith(b"\xef\xbb\xbf") and b"\r\n" not in c and c.count(b"\n") == 1000
     assert c.split(b"\n")[0].count(b";") == 3 and not c.startswith(b"id")
     lines = [x for x in v.split(b"\r\n")[1:] if x]
     good = [x.decode().split(";") for x in lines if x.count(b";") == 5 and b"ontem" not in x and x.isascii()]
-    assert {row[3] for row in good} <= set(BASES) | {"CE - JUAZEIRO DO NORTE"} and len({row[3] for row in good}) >= 5
+    assert {row[3] for row in good} <= set(BASES) | {"CE - JUAZEIRO DO NORTE"} and len(
+        {row[3] for row in good}
+    ) >= 5
     assert all(len(row[2].split()) >= 3 for row in good[:50])  # technicians' full names
     shapes = {len(row[5]) for row in good} | {len(row[4]) for row in good}
     assert {10, 16, 19} <= shapes  # date-only and date-time forms
     assert any("/" in row[5] for row in good) and any("-" in row[5][:10] for row in good)
-    bad = [x for x in lines if x.count(b";") != 5 or b"ontem" in x or b"31/02" in x or b"V" in x.split(b";")[0]]
+    bad = [
+        x for x in lines if x.count(b";") != 5 or b"ontem" in x or b"31/02" in x or b"V" in x.split(b";")[0]
+    ]
     assert len(bad) >= 4
     with pytest.raises(UnicodeDecodeError):
         v.decode("utf-8")  # one row saved in latin-1
