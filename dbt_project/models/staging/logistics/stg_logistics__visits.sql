@@ -2,7 +2,9 @@
 -- name becomes technician_key, the customer id becomes the customer's customer_key (from the
 -- customers export; NULL while the customer is in no export, and after an erasure).
 -- One row per accepted line of every loaded file version: a visit id may appear several times
--- (see int_logistics__visits for "last file wins by id").
+-- (see int_logistics__visits for "last file wins by id"). The exports' times are local wall-clock
+-- times: they become timestamptz in the logistics time zone (FACTORY_LOGISTICS_TIMEZONE, else the
+-- plant's); the dates stay as written (they decide the SLA).
 with customer_keys as (
     select distinct customer_id, customer_key
     from {{ source('logistics', 'customers') }}
@@ -17,9 +19,9 @@ select
     t.technician_key,
     v.base,
     v.deadline_date,
-    v.deadline_at,
+    v.deadline_at at time zone {{ source_timezone('logistics') }} as deadline_at,
     v.visit_date,
-    v.visited_at
+    v.visited_at at time zone {{ source_timezone('logistics') }} as visited_at
 from {{ source('logistics', 'visits') }} as v
 join {{ source('ingest', 'ledger') }} as l
     on l.id = v.file_version_id
