@@ -6,6 +6,7 @@ and the erasure of a customer everywhere, archive included, that survives a relo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import dagster as dg
 import psycopg
 import pytest
 
+from factory_assets.ingest.factory import file_kind_definitions
 from factory_assets.logistics import definitions as logistics
+from factory_assets.logistics import kind as kinds
 from factory_assets.logistics.pii import Pseudonymiser
 from factory_assets.resources_config import build_resources
 from tests.dbt_harness import rows as dbt_rows
@@ -259,6 +262,27 @@ def test_a_missing_key_is_a_clear_error_naming_the_variable(factory_env, monkeyp
     assert _q(factory_env["warehouse_url"], "SELECT count(*) FROM raw.logistics__customers") == [(0,)]
 
 
+def test_a_visits_export_dropped_among_customers_is_quarantined_whole(env):
+    _write(env["landing"], "logistics/customers/wrong.csv", VISITS_V1)
+    _write(env["landing"], "logistics/customers/notes.txt", b"not a csv")
+    result = (
+        _defs()
+        .resolve_job_def("logistics_customers_ingest_job")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    )
+    assert result.success
+    rows = _q(
+        env["warehouse_url"],
+        "SELECT path, status, rows_in, rows_rejected, error FROM raw.ingest_ledger ORDER BY path",
+    )
+    assert [r[:4] for r in rows] == [
+        ("logistics/customers/notes.txt", "quarantined", None, None),
+        ("logistics/customers/wrong.csv", "quarantined", 11, 10),  # 10 lines of 6 fields, 1 blank
+    ]
+    assert rows[0][4].startswith("bad_file_name") and rows[1][4].startswith("no_valid_rows")
+    assert _q(env["warehouse_url"], "SELECT count(*) FROM raw.logistics__customers") == [(0,)]
+
+
 def _everything(url: str) -> str:
     """Every value of every table and view of the application schemas, as text."""
     out = []
@@ -340,6 +364,22 @@ def test_erase_customer_removes_it_everywhere_and_it_stays_erased(env, tmp_path)
     assert _q(url, "SELECT count(*) FROM raw.ingest_rejects WHERE raw_text IS NULL") == [
         (2,)
     ]  # hers, both files
+    assert_gone(archived=False)
+    # A loader upgrade re-parses every loaded version: from the archive, or (for a rewritten
+    # archive, which no longer matches the version's sha256) from the landing zone: still erased.
+    upgraded = dg.Definitions.merge(
+        *(
+            file_kind_definitions(dataclasses.replace(k, code_version="2"))
+            for k in (kinds.VISITS, kinds.CUSTOMERS)
+        ),
+        dg.Definitions(resources=build_resources()),
+    )
+    for name in ("logistics_visits_ingest_job", "logistics_customers_ingest_job"):
+        assert upgraded.resolve_job_def(name).execute_in_process(instance=instance).success
+    assert _q(url, "SELECT DISTINCT loader_version FROM raw.ingest_ledger WHERE status = 'loaded'") == [
+        ("2",)
+    ]
+    assert _q(url, "SELECT count(*) FROM raw.logistics__customers") == [(5,)]
     assert_gone(archived=False)
     # The new files were archived as received (with her); running the job again cleans them too.
     again = defs.resolve_job_def("erase_customer").execute_in_process(
