@@ -81,7 +81,10 @@ def _q(url: str, sql: str, params=()):
         return conn.execute(sql, params).fetchall()
 
 
-def test_visits_and_customers_from_landing_to_marts(env, tmp_path):
+def test_visits_and_customers_from_landing_to_marts(env, tmp_path, monkeypatch):
+    from factory_assets.logistics import loader
+
+    monkeypatch.setattr(loader, "TECHNICIANS_IN_MEMORY", 1)  # technician names spill to disk too
     url, landing = env["warehouse_url"], env["landing"]
     dbname = url.rsplit("/", 1)[1]
     with psycopg.connect(url, autocommit=True) as conn:  # the BI role, as the demo creates it

@@ -29,10 +29,16 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from factory_assets.ingest.copy import BINARY_HEADER, BINARY_TRAILER, arrow_binary_rows, copy_payload
+from factory_assets.ingest.copy import (
+    BINARY_HEADER,
+    BINARY_TRAILER,
+    arrow_binary_rows,
+    copy_payload,
+    copy_rows,
+)
 from factory_assets.ingest.delimited import Block, DelimitedReader
 from factory_assets.ingest.kinds import LoadContext, LoadCounts, Quarantine
-from factory_assets.ingest.streams import prefetch
+from factory_assets.ingest.streams import RowSpool, prefetch
 from factory_assets.logistics.pii import Pseudonymiser, pseudonymiser
 from factory_assets.logistics.values import dates_column, ids_column, parse_id
 
@@ -79,13 +85,28 @@ class Suppression:
         return out
 
 
+TECHNICIANS_IN_MEMORY = 20_000  # distinct names kept in memory; more wait on disk (a pathological file)
+
+
 @dataclass
 class _Tally:
     rows_in: int = 0
     skipped: int = 0
     loaded: int = 0
     erased: int = 0
-    technicians: dict[str, str] = field(default_factory=dict)
+    technicians: dict[str, str] = field(default_factory=dict)  # name -> pseudonym, recent names
+    technicians_spilled: RowSpool = field(default_factory=RowSpool)  # older (name, pseudonym) pairs
+
+    def technician_seen(self, name: str, pii: Pseudonymiser) -> None:
+        if name in self.technicians:
+            return
+        if len(self.technicians) >= TECHNICIANS_IN_MEMORY:
+            self.technicians_spilled.extend(self.technicians.items())
+            self.technicians.clear()
+        self.technicians[name] = pii.technician(name)
+
+    def all_technicians(self):
+        return itertools.chain(self.technicians_spilled, self.technicians.items())
 
 
 def _trimmed(col) -> pa.Array:
@@ -167,8 +188,7 @@ def _visits_batch(
     if not keep.all():
         out = out.filter(pa.array(keep))
     for name in pc.unique(out["technician"]).to_pylist():
-        if name not in tally.technicians:
-            tally.technicians[name] = pii.technician(name)
+        tally.technician_seen(name, pii)
     return out
 
 
@@ -276,21 +296,31 @@ def _load(
 def load_visits(ctx: LoadContext) -> LoadCounts:
     """Load one ``logistics/visits/*.csv`` version into ``raw.logistics__visits``."""
     counts, tally = _load(ctx, VISIT_FIELDS, VISIT_COLUMNS, "raw.logistics__visits", _visits_batch)
-    if tally.technicians:
-        names = sorted(tally.technicians)
-        ctx.cur.execute(
-            """INSERT INTO raw.logistics__technicians AS t (name, technician_key, first_file_version_id)
-               SELECT n, k, %s FROM unnest(%s::text[], %s::text[]) AS u(n, k)
-               ON CONFLICT (name) DO UPDATE SET technician_key = EXCLUDED.technician_key
-               WHERE t.technician_key IS DISTINCT FROM EXCLUDED.technician_key""",
-            (ctx.version.ledger_id, names, [tally.technicians[x] for x in names]),
-        )
+    try:
+        if tally.technicians:
+            cur = ctx.cur
+            cur.execute(
+                "CREATE TEMP TABLE logistics_technicians_seen (name text, technician_key text) ON COMMIT DROP"
+            )
+            copy_rows(cur, "logistics_technicians_seen", ("name", "technician_key"), tally.all_technicians())
+            cur.execute(
+                """INSERT INTO raw.logistics__technicians AS t (name, technician_key, first_file_version_id)
+                   SELECT DISTINCT ON (name) name, technician_key, %s FROM logistics_technicians_seen
+                   ORDER BY name
+                   ON CONFLICT (name) DO UPDATE SET technician_key = EXCLUDED.technician_key
+                   WHERE t.technician_key IS DISTINCT FROM EXCLUDED.technician_key""",
+                (ctx.version.ledger_id,),
+            )
+            cur.execute("DROP TABLE logistics_technicians_seen")
+    finally:
+        tally.technicians_spilled.close()
     return counts
 
 
 def load_customers(ctx: LoadContext) -> LoadCounts:
     """Load one ``logistics/customers/*.csv`` version into ``raw.logistics__customers``."""
-    counts, _tally = _load(
+    counts, tally = _load(
         ctx, CUSTOMER_FIELDS, CUSTOMER_COLUMNS, "raw.logistics__customers", _customers_batch
     )
+    tally.technicians_spilled.close()
     return counts
