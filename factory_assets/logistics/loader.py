@@ -2,7 +2,7 @@
 
 Each runs inside its file version's ledger transaction (``factory_assets.ingest.files``):
 
-1. the file is read a block (4 MiB of whole lines) at a time by
+1. the file is read a block (1 MiB of whole lines) at a time by
    :class:`~factory_assets.ingest.delimited.DelimitedReader`: pyarrow splits the fields, so
    memory stays that of a few blocks whatever the file size; bad lines (not UTF-8, wrong number
    of fields, too long) are rejected alone with their line number and text;
