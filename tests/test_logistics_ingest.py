@@ -390,3 +390,23 @@ def test_erase_customer_removes_it_everywhere_and_it_stays_erased(env, tmp_path)
     )
     assert again.success
     assert_gone()
+
+
+def test_the_code_location_wires_logistics_into_one_graph():
+    from factory_assets.definitions import defs as lazy
+
+    defs = lazy()
+    graph = defs.resolve_asset_graph()
+    upstream = set(graph.upstream_key_iterator(dg.AssetKey(["marts", "sla_by_base_daily"])))
+    assert {dg.AssetKey(["logistics", "visits"]), dg.AssetKey(["logistics", "technicians"])} <= upstream
+    assert dg.AssetKey(["logistics", "customers"]) in set(
+        graph.upstream_key_iterator(dg.AssetKey(["staging", "stg_logistics__customers"]))
+    )
+    for key in ("sla_by_technician_daily", "sla_by_base_monthly", "productivity_by_technician_monthly"):
+        assert graph.get(dg.AssetKey(["marts", key])).automation_condition is not None
+    sensors = {s.name: s for s in defs.sensors}
+    for name in ("logistics_visits_landing_sensor", "logistics_customers_landing_sensor"):
+        assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_job_def("erase_customer") is not None
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert {("logistics/visits", "rows_conserved"), ("logistics/customers", "rows_conserved")} <= checks
