@@ -128,6 +128,16 @@ def _count_lines(block: bytes) -> int:
     return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
 
+def _longest_line(data: bytes) -> int:
+    """Length of the longest line of ``data`` (line end excluded), without splitting it."""
+    if not data:
+        return 0
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    return int((stops - starts).max())
+
+
 def _remove_invalid_utf8(block: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
     """``block`` without its lines that are not valid UTF-8, and those lines (0-based index, bytes)."""
     try:
@@ -233,7 +243,7 @@ class DelimitedReader:
             return self._empty(), np.empty(0, np.int64), 0, []
         invalid: list[tuple[int, str]] = []
         table = None
-        if b"\r" not in data.replace(b"\r\n", b""):  # a lone CR would end a row for pyarrow
+        if data.count(b"\r") == data.count(b"\r\n"):  # a lone CR would end a row for pyarrow
             try:
                 table = pacsv.read_csv(
                     pa.BufferReader(data),
@@ -259,7 +269,8 @@ class DelimitedReader:
                 else:
                     rejects.append(self._wrong_count(int(to_file(i)), text.rstrip("\r")))
         table, idx, empty = self._drop_blank(table, idx)
-        table, idx = self._drop_long(table, idx, to_file, rejects)
+        if _longest_line(data) > self.max_line_bytes:
+            table, idx = self._drop_long(table, idx, to_file, rejects)
         return table, to_file(idx), blank + empty, rejects
 
     def _drop_blank(self, table: pa.Table, idx: np.ndarray):
@@ -272,6 +283,8 @@ class DelimitedReader:
         for col in table.columns:
             empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
             blank = empty if blank is None else pc.and_(blank, empty)
+            if not pc.any(blank).as_py():  # usually decided by the first column alone
+                return table, idx, 0
         n_blank = pc.sum(blank).as_py() or 0
         if not n_blank:
             return table, idx, 0
