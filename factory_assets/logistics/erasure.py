@@ -173,8 +173,11 @@ def _rewrite(
                 carry = data
                 continue
             carry = data[last + 1 :]
-            for line in data[: last + 1].splitlines(keepends=True):
-                emit(line)
+            start = 0
+            while start <= last:  # lines end at "\n" only: a lone "\r" stays inside its line
+                end = data.index(b"\n", start) + 1
+                emit(data[start:end])
+                start = end
     if carry:
         emit(carry)
     if not changed:
