@@ -59,10 +59,10 @@ def run_config_for(kind: FileKind, paths: list[str]) -> dict:
 
 
 def build_ingest_asset(kind: FileKind, partitions: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    first = [kind.source, kind.tables[0]]
+    first = [kind.key_prefix, kind.tables[0]]
     specs = [
         dg.AssetSpec(
-            [kind.source, table],
+            [kind.key_prefix, table],
             group_name=kind.group,
             partitions_def=partitions,
             code_version=kind.code_version,
@@ -119,12 +119,12 @@ def _results(context: dg.AssetExecutionContext, kind: FileKind, report: IngestRe
         context.log_event(dg.AssetMaterialization(asset_key=key, metadata={"source": kind.source}))
     for table in kind.tables:
         yield dg.MaterializeResult(
-            asset_key=[kind.source, table],
+            asset_key=[kind.key_prefix, table],
             metadata=summary if table == kind.tables[0] else {"files_loaded": summary["files_loaded"]},
         )
     yield dg.AssetCheckResult(
         check_name=kind.check_name,
-        asset_key=[kind.source, kind.tables[0]],
+        asset_key=[kind.key_prefix, kind.tables[0]],
         passed=not report.violations,
         metadata={
             "versions_checked": report.checked_versions,
