@@ -25,12 +25,10 @@ marts). Stops everything it started. Nothing here asserts a threshold.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,7 +114,9 @@ def drop(home: Path, centre: str, day: date, seed: int) -> str:
 
     folder = home / "landing" / "machine_logs" / centre
     folder.mkdir(parents=True, exist_ok=True)
-    data = generate_day(centre if centre in ("DEM12", "DEMALU", "SU12") else "DEM12", day, random.Random(seed))
+    data = generate_day(
+        centre if centre in ("DEM12", "DEMALU", "SU12") else "DEM12", day, random.Random(seed)
+    )
     tmp = folder / f".{day:%Y%m%d}.LOG.part"
     tmp.write_bytes(data)
     tmp.rename(folder / f"{day:%Y%m%d}.LOG")
@@ -149,11 +149,13 @@ def observe(platform: Platform, paths: dict[str, tuple[str, date]], since: float
                 ).fetchall()
             )
         latest = {
-            k: (e.timestamp if (e := instance.get_latest_materialization_event(dg.AssetKey(list(k)))) else 0.0)
+            k: (
+                e.timestamp if (e := instance.get_latest_materialization_event(dg.AssetKey(list(k)))) else 0.0
+            )
             for k in DOWNSTREAM
         }
         all_done = True
-        for p, (centre, day) in paths.items():
+        for p, (_centre, day) in paths.items():
             o = out[p]
             if p in requested:
                 o.setdefault("stable", requested[p])
@@ -162,7 +164,8 @@ def observe(platform: Platform, paths: dict[str, tuple[str, date]], since: float
             if "mart" not in o:
                 ev = instance.fetch_materializations(
                     dg.AssetRecordsFilter(
-                        asset_key=dg.AssetKey(["marts", "machine_sessions"]), asset_partitions=[day.isoformat()]
+                        asset_key=dg.AssetKey(["marts", "machine_sessions"]),
+                        asset_partitions=[day.isoformat()],
                     ),
                     limit=1,
                 ).records
@@ -195,7 +198,9 @@ def report(title: str, results: dict) -> dict[str, list[float]]:
     missing = sum("all" not in o for o in results.values())
     print(f"\n{title}: {len(results)} file(s){f', {missing} not fully observed' if missing else ''}")
     for name, values in d.items():
-        print(f"  {name:<18} p50 {pct(values, 0.5):6.1f} s   p95 {pct(values, 0.95):6.1f} s   (n={len(values)})")
+        print(
+            f"  {name:<18} p50 {pct(values, 0.5):6.1f} s   p95 {pct(values, 0.95):6.1f} s   (n={len(values)})"
+        )
     return d
 
 
@@ -216,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t0 = time.time()
         platform.start()
-        print(f"platform ready and daemon started in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"platform ready and daemon started in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}"
+        )
         time.sleep(20)  # let the daemon's first ticks (and any catch-up runs) settle
         rounds: dict = {}
         first_day = datetime.now(UTC).date() - timedelta(days=40)
@@ -226,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
             path = drop(home, "DEM12", day, seed=100 + i)
             rounds.update(observe(platform, {path: ("DEM12", day)}, since, timeout=600))
             o = rounds[path]
-            print(f"  round {i + 1}: " + ", ".join(f"{k} +{o[k] - o.get('stable', since):.1f} s" for k in ("loaded", "mart", "all") if k in o))
+            print(
+                f"  round {i + 1}: "
+                + ", ".join(
+                    f"{k} +{o[k] - o.get('stable', since):.1f} s" for k in ("loaded", "mart", "all") if k in o
+                )
+            )
         d = report("one file at a time", rounds)
         summary.update(
             p50_mart_s=pct(d["stable_to_mart"], 0.5),
@@ -236,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.burst:
             day = first_day - timedelta(days=5)
             since = time.time()
-            burst = {drop(home, f"B{n:03d}", day, seed=1000 + n): (f"B{n:03d}", day) for n in range(args.burst)}
+            burst = {
+                drop(home, f"B{n:03d}", day, seed=1000 + n): (f"B{n:03d}", day) for n in range(args.burst)
+            }
             b = observe(platform, burst, since, timeout=900)
             d = report(f"burst of {args.burst} files", b)
             summary["burst_p95_all_s"] = pct(d["stable_to_all"], 0.95)
@@ -248,8 +262,14 @@ def main(argv: list[str] | None = None) -> int:
                     "SELECT count(*), count(DISTINCT path) FROM raw.ingest_ledger WHERE path = ANY(%s) AND status = 'loaded'",
                     (list(burst),),
                 ).fetchone()
-            runs = platform.instance().get_run_records(dg.RunsFilter(tags={"factory/source": "machine_logs"}), limit=1000)
-            keys = [r.dagster_run.tags.get("dagster/run_key") for r in runs if r.create_timestamp.timestamp() >= since]
+            runs = platform.instance().get_run_records(
+                dg.RunsFilter(tags={"factory/source": "machine_logs"}), limit=1000
+            )
+            keys = [
+                r.dagster_run.tags.get("dagster/run_key")
+                for r in runs
+                if r.create_timestamp.timestamp() >= since
+            ]
             print(f"  ledger: {n_loaded} loaded version(s) for {n_paths} of {args.burst} path(s); "
                   f"{len(keys)} ingestion run(s), {len(keys) - len(set(keys))} repeated run key(s), "
                   f"{sum(r.dagster_run.is_failure for r in runs if r.create_timestamp.timestamp() >= since)} failed")  # fmt: skip

@@ -87,7 +87,9 @@ def server_cpu_s(postmaster: int | None) -> float | None:
     if postmaster is None:
         return None
     total = _stat_cpu(postmaster, children=True)
-    for line in subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split():
+    for line in subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True
+    ).stdout.split():
         with contextlib.suppress(OSError, IndexError):
             total += _stat_cpu(int(line), children=False)
     return total
@@ -174,7 +176,8 @@ def write_tsv(url: str, landing: Path, out: Path) -> dict[str, Path]:
                 "raw.machine_logs__waits": [key + x for x in r.waits],
                 "raw.machine_logs__stops": [key + x for x in r.stops],
                 "raw.ingest_rejects": [
-                    (ledger_id, "machine_logs", n, reason, detail, text[:500], day) for n, reason, detail, text in r.rejected
+                    (ledger_id, "machine_logs", n, reason, detail, text[:500], day)
+                    for n, reason, detail, text in r.rejected
                 ],
             }
             for t, rs in rows.items():
@@ -201,7 +204,9 @@ def run_psql_copy(url: str, paths: dict[str, Path], postmaster: int | None) -> d
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     srv0 = server_cpu_s(postmaster)
     t0 = time.perf_counter()
-    subprocess.run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script_file)], check=True, env=env)
+    subprocess.run(
+        ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script_file)], check=True, env=env
+    )
     wall = time.perf_counter() - t0
     time.sleep(0.5)
     srv1 = server_cpu_s(postmaster)
@@ -255,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=2_000_000, help="log lines to generate (default 2,000,000)")
     ap.add_argument("--lines-per-file", type=int, default=7000, help="lines per file (default 7,000)")
-    ap.add_argument("--pg-url", default=os.environ.get("FACTORY_BENCH_PG_URL"), help="use this server instead")
+    ap.add_argument(
+        "--pg-url", default=os.environ.get("FACTORY_BENCH_PG_URL"), help="use this server instead"
+    )
     ap.add_argument("--repeat", type=int, default=1, help="runs of ours and \\copy; the best is reported")
     ap.add_argument("--workers", type=int, default=None, help="FACTORY_INGEST_WORKERS for this run")
     args = ap.parse_args(argv)
@@ -310,10 +317,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nfiles {n_files}, lines {n_lines:,}, rows {sum(ours_counts.values()):,} "
               f"({', '.join(f'{t.split(chr(46))[1]} {n:,}' for t, n in ours_counts.items())})")  # fmt: skip
         print(f"run summary: {ours['summary']}; conservation violations: {ours['violations']}")
-        print(f"ours (run driver, all files):         {ours['seconds']:8.2f} s {n_lines / ours['seconds']:>12,.0f} lines/s")
-        print(f"baseline psql \\copy of the rows:      {base['seconds']:8.2f} s {n_lines / base['seconds']:>12,.0f} lines/s")
+        print(
+            f"ours (run driver, all files):         {ours['seconds']:8.2f} s {n_lines / ours['seconds']:>12,.0f} lines/s"
+        )
+        print(
+            f"baseline psql \\copy of the rows:      {base['seconds']:8.2f} s {n_lines / base['seconds']:>12,.0f} lines/s"
+        )
         print(f"ratio ours / \\copy:                   {ratio:8.2f}x")
-        print(f"parse only (one core):                {parse_s:8.2f} s {parse_lines / parse_s:>12,.0f} lines/s")
+        print(
+            f"parse only (one core):                {parse_s:8.2f} s {parse_lines / parse_s:>12,.0f} lines/s"
+        )
         print(
             "\nsummary | lines | files | ours s | \\copy s | ratio | ours lines/s | parse-only lines/s | "
             "client CPU s | server CPU s (ours / \\copy)\n"

@@ -93,7 +93,9 @@ def child(landing_url: str, archive_url: str, db_url: str, sftp: dict) -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with psycopg.connect(db_url) as c:
         rejects = c.execute("SELECT reason, count(*) FROM raw.ingest_rejects GROUP BY 1").fetchall()
-    print(json.dumps({"peak_mb": peak_mb, "seconds": seconds, "summary": report.summary(), "rejects": rejects}))
+    print(
+        json.dumps({"peak_mb": peak_mb, "seconds": seconds, "summary": report.summary(), "rejects": rejects})
+    )
 
 
 def run_case(name: str, landing_url: str, archive_url: str, sftp: dict) -> dict:

@@ -83,7 +83,9 @@ def test_materialize_with_a_local_landing_url_and_archive_url(factory_env, dagst
     assert "erp_sql_sync: source not configured" in out.stdout  # not a demo: unset sources are skipped
     with psycopg.connect(factory_env["warehouse_url"]) as conn:
         assert conn.execute("SELECT count(*) FROM marts.machine_sessions").fetchone()[0] == 2
-        ledger = dict(conn.execute("SELECT path, status || ': ' || coalesce(error, '') FROM raw.ingest_ledger"))
+        ledger = dict(
+            conn.execute("SELECT path, status || ': ' || coalesce(error, '') FROM raw.ingest_ledger")
+        )
     archived = sorted(p.name for p in factory_env["archive"].rglob("*.LOG"))
     assert len(archived) == 2 and all(n.startswith("20241105.") for n in archived)
     assert b"root:" not in b"".join(p.read_bytes() for p in factory_env["archive"].rglob("*") if p.is_file())

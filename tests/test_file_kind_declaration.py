@@ -93,7 +93,9 @@ def test_a_toy_file_kind_ingests_end_to_end_from_its_declaration_alone(factory_e
     (landing / "toy" / "b.csv").write_text("t1;21\n")
     (landing / "toy" / "readme.txt").write_text("not a csv")
 
-    defs = dg.Definitions.merge(file_kind_definitions(TOY), dg.Definitions(resources=build_resources()))
+    defs = dg.Definitions.merge(
+        ingest_definitions(), file_kind_definitions(TOY), dg.Definitions(resources=build_resources())
+    )
     instance = dg.DagsterInstance.ephemeral()
     runs = _tick_and_run(defs, instance)
     assert len(runs) == 1 and runs[0].success
