@@ -110,6 +110,8 @@ def test_a_dropped_sftp_connection_does_not_stop_the_other_files(
 ):
     import tempfile
 
+    monkeypatch.setenv("FACTORY_INGEST_WORKERS", "1")  # one session, so the cut falls between two files
+
     inbox = Path(tempfile.mkdtemp(prefix="drop_", dir=sshd_server.root))
     for i, centre in enumerate(("C1", "C2", "C3")):
         write(inbox, PATH.format(centre), day_file(centre, seed=i))
