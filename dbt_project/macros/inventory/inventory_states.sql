@@ -109,3 +109,69 @@
     {%- endif -%}
     {{ margin }}::numeric
 {%- endmacro %}
+
+{#-
+  inventory_invalid_reason(movement_type, quantity, unit_purchase_cost, unit_sale_price)
+      Why a counted line cannot be applied, or NULL: a missing or negative quantity, a receipt
+      without a non-negative unit cost, a sale without a non-negative price. One definition for
+      lines read from raw and lines folded again from the stock card.
+-#}
+{% macro inventory_invalid_reason(movement_type, quantity, unit_purchase_cost, unit_sale_price) -%}
+    case
+        when {{ quantity }} is null or {{ quantity }} < 0
+            then 'INVALID_QUANTITY'
+        when {{ movement_type }} = 'RECEIPT' and ({{ unit_purchase_cost }} is null or {{ unit_purchase_cost }} < 0)
+            then 'INVALID_UNIT_COST'
+        when {{ movement_type }} = 'SALE' and ({{ unit_sale_price }} is null or {{ unit_sale_price }} < 0)
+            then 'INVALID_SALE_PRICE'
+    end
+{%- endmacro %}
+
+{#-
+  inventory_ensure_rejected_index(relation)
+      Post-hook of the stock card: a partial index on the lines not applied (outcome <>
+      'APPLIED', about 1-2 % of the lines), so that marts.inventory_rejects and
+      data_quality_daily read those rows without scanning the whole card. dbt's `indexes`
+      config has no partial indexes; this creates it when the table has none, under a fresh
+      name (after a full refresh the old table, renamed to a backup, still holds the old
+      index's name until it is dropped).
+-#}
+{% macro inventory_ensure_rejected_index(relation) -%}
+do $ensure_index$
+begin
+    if not exists (
+        select 1 from pg_indexes
+        where schemaname = '{{ relation.schema }}'
+          and tablename = '{{ relation.identifier }}'
+          and indexdef like '%WHERE (outcome <> ''APPLIED''::text)%'
+    ) then
+        execute format(
+            'create index %I on {{ relation }} (moved_at) where outcome <> ''APPLIED''',
+            'inventory_not_applied_' || substr(md5(clock_timestamp()::text), 1, 10)
+        );
+    end if;
+end
+$ensure_index$
+{%- endmacro %}
+
+{#-
+  inventory_analyze_once(relation)
+      Post-hook of the stock card: ANALYZE it when it has no statistics yet (a first build or a
+      full refresh), so that the planner knows how few lines are not applied and uses the
+      partial index above. Incremental runs do not pay for it; autovacuum keeps the
+      statistics fresh from then on.
+-#}
+{% macro inventory_analyze_once(relation) -%}
+do $analyze_once$
+begin
+    if not exists (
+        select 1 from pg_stats
+        where schemaname = '{{ relation.schema }}'
+          and tablename = '{{ relation.identifier }}'
+          and attname = 'outcome'
+    ) then
+        analyze {{ relation }};
+    end if;
+end
+$analyze_once$
+{%- endmacro %}

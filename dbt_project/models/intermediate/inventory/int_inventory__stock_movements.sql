@@ -5,29 +5,38 @@
 -- last receipt time. Order per product: transaction timestamp (microseconds), then
 -- transaction id, then item id. Returns (DEVOLUCION) and cancelled transactions never enter.
 --
--- Formulation: the rules are folded by a PostgreSQL aggregate (macros/inventory/
--- inventory_stock_fold.sql) used as a window function, in one sorted pass; and the model is
--- incremental, continuing each product from the last state it stored:
+-- Formulation. The rules are folded by a PostgreSQL aggregate (macros/inventory/
+-- inventory_stock_fold.sql) used as a window function: one sorted pass, exact numeric
+-- arithmetic. The model is incremental and continues each product from a state it stored:
 --
---   * new lines of a product, all after its last folded movement, are folded starting from
---     that state (the usual nightly case: one day of sales folds in milliseconds);
---   * a product whose folded history changed is replayed from its first movement: a line
---     that is no longer there or no longer counts (transaction cancelled, deleted at the
---     source, turned into a return), a line whose values changed (row_hash), or a new line
---     dated at or before the product's last folded movement (late arrival, back-dated
---     entry, a transaction un-cancelled). Its rows that no longer count are removed
---     (tombstones: written with a NULL product_id, deleted by the post-hook in the same
---     transaction).
+--   * every line that changed since the previous run is a *candidate*: new lines, lines of
+--     transactions whose state / type / time changed, lines of transactions deleted at the
+--     source; each is compared with the version that was folded (row_hash);
+--   * each product touched by a change restarts at its first affected position (the earliest
+--     of the changed lines, old or new version): it starts from the state stored on its
+--     movement just before that position and folds again, from the values stored on the stock
+--     card, the unchanged movements after it, together with the changed ones as they are now.
+--     A new day of sales restarts each product after its last movement (a plain append); a
+--     sale of yesterday cancelled tonight refolds one day of that product; nothing ever
+--     re-reads the raw history;
+--   * lines that no longer count (cancelled, deleted, turned into a return, moved to another
+--     product) are removed: written as tombstones (product_id NULL) and deleted by the
+--     post-hook in the same transaction.
 --
--- What is re-read each run: raw rows the sync wrote since the previous run (`_synced_at`
--- after the watermark the previous run read up to, minus var inventory_sync_overlap_minutes,
--- default 60, for sync transactions that committed late), and one anti-join of the folded
--- transaction ids against the mirror (deletions leave no `_synced_at`). The sync stamps
--- `_synced_at` whenever a row's values change, so that is every change there is; a raw row
--- edited by hand without it is only seen by `dbt build --full-refresh` (a replay of all
--- history: seconds per million lines). The watermarks are stored on the rows each run writes
--- (items_read_through, transactions_read_through) and read back from the latest row of each
--- product, so no extra state table exists.
+-- What a run reads from raw: one pass over each mirror (lines and transactions synced after
+-- the watermark the previous run read up to, minus var inventory_sync_overlap_minutes, default
+-- 60, for sync transactions that committed late), plus the candidates by primary key. A
+-- deletion at the source leaves no `_synced_at`: the transaction pass also counts and
+-- checksums the ids the previous run had seen (census); only when they differ does the run
+-- look for folded transactions missing from the mirror. The sync stamps `_synced_at`
+-- whenever a row's values change, so that is every change there is; a raw row edited by hand
+-- without it is seen by `dbt build --full-refresh` (a replay of all history: seconds per
+-- million lines). Watermarks and census are stored on the rows each run writes and read back
+-- from the most recent run's rows; there is no other state.
+--
+-- Session settings (pre-hooks, this model's transaction only): JIT off (the fold is PL/pgSQL;
+-- compiling the large plan costs 1-2 s and saves nothing), and work_mem = var
+-- inventory_work_mem (default 128MB) so that a full build sorts its lines in memory.
 
 {{ config(
     materialized='incremental',
@@ -39,20 +48,29 @@
         {'columns': ['product_id', 'moved_at', 'transaction_id', 'item_id']},
         {'columns': ['transaction_id']},
     ],
-    post_hook=["delete from {{ this }} where product_id is null"]
+    pre_hook=[
+        "set local jit = off",
+        "set local work_mem = '{{ var('inventory_work_mem', '128MB') }}'",
+    ],
+    post_hook=[
+        "delete from {{ this }} where product_id is null",
+        "{{ inventory_ensure_rejected_index(this) }}",
+        "{{ inventory_analyze_once(this) }}",
+    ]
 ) }}
 
 {%- set fn = inventory_fold_schema() %}
 {%- set overlap = "interval '" ~ (var('inventory_sync_overlap_minutes', 60) | int) ~ " minutes'" %}
+{%- set state_type = fn ~ ".inventory_stock_state" %}
 
 with
 
-transactions as (
+transactions as not materialized (
     select transaction_id, transaction_type, transaction_at, is_completed, synced_at
     from {{ ref('stg_oltp__transacciones') }}
 ),
 
-items as (
+items as not materialized (
     select item_id, transaction_id, product_id, quantity, unit_sale_price, unit_purchase_cost, synced_at
     from {{ ref('stg_oltp__items_transaccion') }}
 ),
@@ -66,21 +84,12 @@ movements as not materialized (
         i.item_id,
         i.transaction_id,
         i.product_id,
-        case t.transaction_type when 'ENTRADA_MERCANCIA' then 'RECEIPT' else 'SALE' end as movement_type,
+        m.movement_type,
         t.transaction_at as moved_at,
         i.quantity,
         i.unit_purchase_cost,
         i.unit_sale_price,
-        case
-            when i.quantity is null or i.quantity < 0
-                then 'INVALID_QUANTITY'
-            when t.transaction_type = 'ENTRADA_MERCANCIA'
-                 and (i.unit_purchase_cost is null or i.unit_purchase_cost < 0)
-                then 'INVALID_UNIT_COST'
-            when t.transaction_type = 'VENTA'
-                 and (i.unit_sale_price is null or i.unit_sale_price < 0)
-                then 'INVALID_SALE_PRICE'
-        end as invalid_reason,
+        {{ inventory_invalid_reason('m.movement_type', 'i.quantity', 'i.unit_purchase_cost', 'i.unit_sale_price') }} as invalid_reason,
         hash_record_extended(
             (i.item_id, i.transaction_id, i.product_id, t.transaction_type, t.transaction_at,
              i.quantity, i.unit_purchase_cost, i.unit_sale_price),
@@ -88,6 +97,9 @@ movements as not materialized (
         ) as row_hash
     from items as i
     join transactions as t on t.transaction_id = i.transaction_id
+    cross join lateral (
+        select case t.transaction_type when 'ENTRADA_MERCANCIA' then 'RECEIPT' else 'SALE' end as movement_type
+    ) as m
     where t.is_completed
       and t.transaction_type in ('VENTA', 'ENTRADA_MERCANCIA')
       and i.product_id is not null
@@ -96,41 +108,64 @@ movements as not materialized (
 
 {% if is_incremental() %}
 
--- the state each product reached in the previous runs, and the watermarks they read up to
-previous as (
-    select * from {{ inventory_latest_movements(this) }} as latest
+-- the stamps of the most recent run: raw watermarks and the census of transaction ids
+last_run as (
+    select *
+    from {{ inventory_latest_movements(this) }} as latest
+    order by computed_at desc
+    limit 1
 ),
 
 watermark as (
     select
-        max(items_read_through)        as items_read_through,
-        max(transactions_read_through) as transactions_read_through,
-        coalesce(max(items_read_through), '-infinity'::timestamptz) - {{ overlap }}        as items_after,
-        coalesce(max(transactions_read_through), '-infinity'::timestamptz) - {{ overlap }} as transactions_after
-    from previous
+        coalesce(l.items_read_through, '-infinity'::timestamptz) - {{ overlap }}        as items_after,
+        coalesce(l.transactions_read_through, '-infinity'::timestamptz) - {{ overlap }} as transactions_after,
+        l.items_read_through,
+        l.transactions_read_through,
+        coalesce(l.transactions_census_max_id, -1)  as census_max_id,
+        coalesce(l.transactions_census_count, 0)    as census_count,
+        coalesce(l.transactions_census_checksum, 0) as census_checksum
+    from (select 1) as one
+    left join last_run as l on true
 ),
 
--- raw rows the sync wrote since then: new or changed transactions (state, type, time) and lines
-changed_transactions as materialized (
-    select t.transaction_id, t.synced_at
-    from transactions as t
+-- one pass over the transaction mirror: what the sync wrote since then, and the census
+transaction_pass as materialized (
+    select
+        coalesce(array_agg(t.transaction_id) filter (where t.synced_at > w.transactions_after), '{}') as changed_ids,
+        max(t.synced_at)                                                 as read_through,
+        max(t.transaction_id)                                            as census_max_id,
+        count(*)                                                         as census_count,
+        coalesce(bit_xor(t.id_hash), 0)                                  as census_checksum,
+        count(*) filter (where t.transaction_id <= w.census_max_id)      as seen_count,
+        coalesce(bit_xor(t.id_hash) filter (where t.transaction_id <= w.census_max_id), 0) as seen_checksum
+    from (
+        select transaction_id, synced_at, hashint8extended(transaction_id, 0) as id_hash
+        from transactions
+    ) as t
     cross join watermark as w
-    where t.synced_at > w.transactions_after
 ),
 
+-- transactions folded earlier and since deleted at the source; looked for only when the ids
+-- the previous run had seen are no longer all there
+deleted_transactions as materialized (
+    select distinct f.transaction_id
+    from {{ this }} as f
+    where (
+            select (p.seen_count, p.seen_checksum) is distinct from (w.census_count, w.census_checksum)
+            from transaction_pass as p
+            cross join watermark as w
+          )
+      and not exists (select 1 from transactions as t where t.transaction_id = f.transaction_id)
+),
+
+-- one pass over the line mirror: lines the sync wrote since then, and lines of changed transactions
 changed_items as materialized (
     select i.item_id, i.synced_at
     from items as i
     cross join watermark as w
     where i.synced_at > w.items_after
-       or i.transaction_id in (select transaction_id from changed_transactions)
-),
-
--- transactions folded earlier that are no longer in the mirror (deleted at the source)
-deleted_transactions as materialized (
-    select distinct f.transaction_id
-    from {{ this }} as f
-    where not exists (select 1 from transactions as t where t.transaction_id = f.transaction_id)
+       or i.transaction_id in (select unnest(p.changed_ids) from transaction_pass as p)
 ),
 
 candidates as materialized (
@@ -141,91 +176,124 @@ candidates as materialized (
     where f.transaction_id in (select transaction_id from deleted_transactions)
 ),
 
--- each candidate line as it counts now (none: it no longer counts) and as it was folded
+-- each candidate as it counts now (no row: it no longer counts) and as it was folded. The
+-- lookups are LATERAL with LIMIT 1 (item_id is unique) so that they stay index probes per
+-- candidate: the planner cannot know how few candidates there are and would otherwise hash
+-- the whole mirror / stock card.
 current_versions as materialized (
     select m.*
-    from movements as m
-    where m.item_id in (select item_id from candidates)
+    from candidates as c
+    cross join lateral (select * from movements as m where m.item_id = c.item_id limit 1) as m
 ),
 
-folded_versions as (
-    select f.item_id, f.product_id, f.row_hash
-    from {{ this }} as f
-    where f.item_id in (select item_id from candidates)
+folded_versions as materialized (
+    select f.item_id, f.product_id, f.moved_at, f.transaction_id, f.row_hash
+    from candidates as c
+    cross join lateral (select * from {{ this }} as f where f.item_id = c.item_id limit 1) as f
 ),
 
-changes as materialized (
-    select
-        coalesce(c.item_id, f.item_id) as item_id,
-        f.product_id                   as folded_product_id,
-        c.product_id                   as current_product_id,
-        c.moved_at,
-        c.transaction_id
-    from current_versions as c
-    full join folded_versions as f on f.item_id = c.item_id
+-- per product, the first position a change touches (old or new version of a changed line)
+touched as (
+    select f.product_id, f.moved_at, f.transaction_id, f.item_id
+    from folded_versions as f
+    left join current_versions as c on c.item_id = f.item_id
     where c.row_hash is distinct from f.row_hash
+    union all
+    select c.product_id, c.moved_at, c.transaction_id, c.item_id
+    from current_versions as c
+    left join folded_versions as f on f.item_id = c.item_id
+    where f.row_hash is distinct from c.row_hash
 ),
 
-replayed_products as materialized (
-    -- a folded line changed or no longer counts
-    select folded_product_id as product_id
-    from changes
-    where folded_product_id is not null
-    union
-    -- a new line not after the product's last folded movement
-    select c.current_product_id
-    from changes as c
-    join previous as p on p.product_id = c.current_product_id
-    where (c.moved_at, c.transaction_id, c.item_id) <= (p.moved_at, p.transaction_id, p.item_id)
+restart_points as (
+    select distinct on (product_id) product_id, moved_at, transaction_id, item_id
+    from touched
+    order by product_id, moved_at, transaction_id, item_id
 ),
 
-events as materialized (
-    -- replayed products: every movement, from nothing
-    select m.*, null::{{ fn }}.inventory_stock_state as opening
-    from movements as m
-    where m.product_id in (select product_id from replayed_products)
+restarts as materialized (
+    select
+        r.*,
+        -- the state stored on the product's movement just before that position
+        (
+            select row(f.stock_after, f.moving_avg_cost_after, f.last_sale_price_after,
+                       f.last_sale_at_after, f.last_receipt_at_after, f.outcome)::{{ state_type }}
+            from {{ this }} as f
+            where f.product_id = r.product_id
+              and (f.moved_at, f.transaction_id, f.item_id) < (r.moved_at, r.transaction_id, r.item_id)
+            order by f.moved_at desc, f.transaction_id desc, f.item_id desc
+            limit 1
+        ) as opening
+    from restart_points as r
+),
+
+events as (
+    -- unchanged movements from the restart position on, folded again from the stored values
+    select
+        f.item_id, f.transaction_id, f.product_id, f.movement_type, f.moved_at, f.quantity,
+        f.unit_purchase_cost, f.unit_sale_price,
+        {{ inventory_invalid_reason('f.movement_type', 'f.quantity', 'f.unit_purchase_cost', 'f.unit_sale_price') }} as invalid_reason,
+        f.row_hash,
+        r.opening
+    from restarts as r
+    cross join lateral (
+        select *
+        from {{ this }} as f
+        where f.product_id = r.product_id
+          and (f.moved_at, f.transaction_id, f.item_id) >= (r.moved_at, r.transaction_id, r.item_id)
+        offset 0  -- keep it an index range scan per restarted product
+    ) as f
+    where not exists (select 1 from candidates as c where c.item_id = f.item_id)
 
     union all
 
-    -- other products: their new movements only, from the state they reached
+    -- changed and new lines as they count now
     select
-        c.*,
-        case when p.product_id is not null then
-            row(p.stock_after, p.moving_avg_cost_after, p.last_sale_price_after,
-                p.last_sale_at_after, p.last_receipt_at_after, p.outcome)::{{ fn }}.inventory_stock_state
-        end as opening
+        c.item_id, c.transaction_id, c.product_id, c.movement_type, c.moved_at, c.quantity,
+        c.unit_purchase_cost, c.unit_sale_price, c.invalid_reason, c.row_hash,
+        r.opening
     from current_versions as c
-    join changes as ch on ch.item_id = c.item_id
-    left join previous as p on p.product_id = c.product_id
-    where not exists (select 1 from replayed_products as r where r.product_id = c.product_id)
+    join restarts as r on r.product_id = c.product_id
+    where (c.moved_at, c.transaction_id, c.item_id) >= (r.moved_at, r.transaction_id, r.item_id)
 ),
 
+-- folded lines that no longer count anywhere
 tombstones as (
-    -- folded lines of replayed products that no longer count
     select f.item_id
-    from {{ this }} as f
-    where f.product_id in (select product_id from replayed_products)
-      and not exists (select 1 from events as e where e.item_id = f.item_id)
+    from folded_versions as f
+    where not exists (select 1 from current_versions as c where c.item_id = f.item_id)
 ),
 
-read_through as (
+stamps as (
     select
-        greatest(w.items_read_through, (select max(synced_at) from changed_items))               as items_read_through,
-        greatest(w.transactions_read_through, (select max(synced_at) from changed_transactions)) as transactions_read_through
+        greatest(w.items_read_through, (select max(synced_at) from changed_items)) as items_read_through,
+        greatest(w.transactions_read_through, p.read_through)                      as transactions_read_through,
+        p.census_max_id,
+        p.census_count,
+        p.census_checksum
     from watermark as w
+    cross join transaction_pass as p
 ),
 
 {% else %}
 
 events as (
-    select m.*, null::{{ fn }}.inventory_stock_state as opening
+    select m.*, null::{{ state_type }} as opening
     from movements as m
 ),
 
-read_through as (
+stamps as (
     select
-        (select max(synced_at) from items)        as items_read_through,
-        (select max(synced_at) from transactions) as transactions_read_through
+        (select max(synced_at) from items) as items_read_through,
+        t.*
+    from (
+        select
+            max(synced_at)                                              as transactions_read_through,
+            max(transaction_id)                                         as census_max_id,
+            count(*)                                                    as census_count,
+            coalesce(bit_xor(hashint8extended(transaction_id, 0)), 0)   as census_checksum
+        from transactions
+    ) as t
 ),
 
 {% endif %}
@@ -249,26 +317,29 @@ folded as (
 )
 
 select
-    f.item_id::bigint                       as item_id,
-    f.transaction_id::bigint                as transaction_id,
-    f.product_id::bigint                    as product_id,
-    f.movement_type::text                   as movement_type,
-    f.moved_at::timestamptz                 as moved_at,
-    f.quantity::numeric                     as quantity,
-    f.unit_purchase_cost::numeric           as unit_purchase_cost,
-    f.unit_sale_price::numeric              as unit_sale_price,
-    (f.state).outcome::text                 as outcome,
-    (f.state).stock::numeric                as stock_after,
-    (f.state).avg_cost::numeric             as moving_avg_cost_after,
-    (f.state).last_sale_price::numeric      as last_sale_price_after,
-    (f.state).last_sale_at::timestamptz     as last_sale_at_after,
-    (f.state).last_receipt_at::timestamptz  as last_receipt_at_after,
-    f.row_hash::bigint                      as row_hash,
-    r.items_read_through::timestamptz       as items_read_through,
-    r.transactions_read_through::timestamptz as transactions_read_through,
+    f.item_id::bigint                           as item_id,
+    f.transaction_id::bigint                    as transaction_id,
+    f.product_id::bigint                        as product_id,
+    f.movement_type::text                       as movement_type,
+    f.moved_at::timestamptz                     as moved_at,
+    f.quantity::numeric                         as quantity,
+    f.unit_purchase_cost::numeric               as unit_purchase_cost,
+    f.unit_sale_price::numeric                  as unit_sale_price,
+    (f.state).outcome::text                     as outcome,
+    (f.state).stock::numeric                    as stock_after,
+    (f.state).avg_cost::numeric                 as moving_avg_cost_after,
+    (f.state).last_sale_price::numeric          as last_sale_price_after,
+    (f.state).last_sale_at::timestamptz         as last_sale_at_after,
+    (f.state).last_receipt_at::timestamptz      as last_receipt_at_after,
+    f.row_hash::bigint                          as row_hash,
+    s.items_read_through::timestamptz           as items_read_through,
+    s.transactions_read_through::timestamptz    as transactions_read_through,
+    s.census_max_id::bigint                     as transactions_census_max_id,
+    s.census_count::bigint                      as transactions_census_count,
+    s.census_checksum::bigint                   as transactions_census_checksum,
     '{{ run_started_at.isoformat() }}'::timestamptz as computed_at
 from folded as f
-cross join read_through as r
+cross join stamps as s
 
 {% if is_incremental() %}
 
@@ -292,6 +363,9 @@ select
     null::bigint,
     null::timestamptz,
     null::timestamptz,
+    null::bigint,
+    null::bigint,
+    null::bigint,
     '{{ run_started_at.isoformat() }}'::timestamptz
 from tombstones as t
 
