@@ -146,7 +146,9 @@ class Dbt:
         for r in data["results"]:
             phases = {}
             for t in r.get("timing", []):
-                start, end = (dt.fromisoformat(t[k].replace("Z", "+00:00")) for k in ("started_at", "completed_at"))
+                start, end = (
+                    dt.fromisoformat(t[k].replace("Z", "+00:00")) for k in ("started_at", "completed_at")
+                )
                 phases[t["name"]] = (end - start).total_seconds()
             out[r["unique_id"].split(".")[-1]] = phases
         return out
