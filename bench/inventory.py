@@ -57,6 +57,7 @@ from factory_assets.inventory.simulation import (  # noqa: E402
     RECEIPT_COLUMNS,
     TRANSACTION_COLUMNS,
     ShopParams,
+    copy_into_raw,
     product_rows,
     random_products,
     sales_per_day_for,
@@ -82,18 +83,7 @@ STAMP_COLUMNS = {  # run stamps: differ between an incremental run and a full re
 
 
 def copy_rows(conn: psycopg.Connection, table: str, columns: tuple[str, ...], rows, synced_at) -> int:
-    """COPY ``rows`` (tuples in ``columns`` order, naive local timestamps) into ``raw.<table>``."""
-    tz = ZoneInfo(TIMEZONE)
-    n = 0
-    cols = ", ".join((*columns, "_synced_at"))
-    with conn.cursor().copy(f"COPY raw.{table} ({cols}) FROM STDIN") as cp:
-        for row in rows:
-            cp.write_row(
-                tuple(v.replace(tzinfo=tz) if hasattr(v, "tzinfo") and hasattr(v, "hour") else v for v in row)
-                + (synced_at,)
-            )
-            n += 1
-    return n
+    return copy_into_raw(conn, table.removeprefix("oltp__"), columns, rows, synced_at, TIMEZONE)
 
 
 class Dbt:

@@ -360,3 +360,24 @@ def sales_per_day_for(items: int, days: int = 365) -> float:
     :class:`ShopParams` (measured: 1.75-1.85 lines per sale transaction and calendar day, receipts
     and returns included; Sundays are closed), rounded up so that at least ``items`` come out."""
     return items / (1.74 * days)
+
+
+def copy_into_raw(conn, table: str, columns: Sequence[str], rows, synced_at: datetime, timezone: str) -> int:
+    """COPY simulated ``rows`` (tuples in ``columns`` order) into ``raw.oltp__<table>`` as the SQL
+    sync would have written them: naive local timestamps read in ``timezone``, ``_synced_at`` =
+    ``synced_at``. For the tests and the benchmark, which skip the source database. Returns rows."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(timezone)
+    cols = ", ".join((*columns, "_synced_at"))
+    n = 0
+    with conn.cursor().copy(f"COPY raw.oltp__{table} ({cols}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(
+                tuple(
+                    v.replace(tzinfo=tz) if isinstance(v, datetime) and v.tzinfo is None else v for v in row
+                )
+                + (synced_at,)
+            )
+            n += 1
+    return n
