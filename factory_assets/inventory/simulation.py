@@ -320,8 +320,8 @@ def simulate(
                 p.receives_until is not None and index + params.lead_days[1] > p.receives_until
             ):
                 continue
-            if p.sells_until is not None and index > p.sells_until - 10:
-                continue  # being phased out: no new stock
+            if p.sells_until is not None and index >= p.sells_until:
+                continue  # no longer sold: what is left stays on the shelf
             d = demand[pid]
             if d <= 0 or stock[pid] + on_order[pid] >= Decimal(str(round(d * params.reorder_days, 3))):
                 continue
