@@ -7,7 +7,13 @@
 --
 -- Formulation. The rules are folded by a PostgreSQL aggregate (macros/inventory/
 -- inventory_stock_fold.sql) used as a window function: one sorted pass, exact numeric
--- arithmetic. The model is incremental and continues each product from a state it stored:
+-- arithmetic (the same round(numeric, 2) as the stored procedure it replaces). Window sums
+-- cannot express the rules (the cost is rounded at each receipt and a refused sale changes
+-- what later sales may take: both are path dependent); a recursive CTE advances one movement
+-- per iteration, so it iterates as often as the longest product history has movements, each
+-- time joining the working set against all movements. An aggregate takes a starting state,
+-- which is what makes the incremental continuation exact. The model is incremental and
+-- continues each product from a state it stored:
 --
 --   * every line that changed since the previous run is a *candidate*: new lines, lines of
 --     transactions whose state / type / time changed, lines of transactions deleted at the
