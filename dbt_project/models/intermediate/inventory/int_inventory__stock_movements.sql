@@ -38,7 +38,11 @@
 -- whenever a row's values change, so that is every change there is; a raw row edited by hand
 -- without it is seen by `dbt build --full-refresh` (a replay of all history: seconds per
 -- million lines). Watermarks and census are stored on the rows each run writes and read back
--- from the most recent run's rows; there is no other state.
+-- from the most recent run's rows; there is no other state. Indexes: item_id (unique; the
+-- delete+insert and the candidate lookups), (product_id, moved_at, transaction_id, item_id)
+-- (latest state per product, restart positions, the marts' as-of lookups), and a partial one
+-- on the lines not applied (marts.inventory_rejects). Deletions at the source are rare, so
+-- the search for their lines scans the card instead of keeping an index on transaction_id.
 --
 -- Session settings (pre-hooks, this model's transaction only): JIT off (the fold is PL/pgSQL;
 -- compiling the large plan costs 1-2 s and saves nothing), and work_mem = var
@@ -52,7 +56,6 @@
     indexes=[
         {'columns': ['item_id'], 'unique': true},
         {'columns': ['product_id', 'moved_at', 'transaction_id', 'item_id']},
-        {'columns': ['transaction_id']},
     ],
     pre_hook=[
         "set local jit = off",
