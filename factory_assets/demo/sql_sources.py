@@ -16,8 +16,9 @@ What the rows contain, on purpose:
 * MES: orders in every state, order lines, pieces with weight/temperature limits, stock rows.
 * Plant: one row per day, plant, line and machine, plus the bad rows of §6.5 (NULL plant, line or
   date, negative values, a future date, scrap above production).
-* OLTP: receipts before sales, sales, returns, cancelled transactions, and products never edited
-  (``updated_at`` NULL).
+* OLTP: a year of a hardware shop (factory_assets.inventory.simulation): goods receipts that
+  follow demand, sales, returns, cancelled transactions, sales refused for insufficient stock,
+  stagnant and run-out products, and products never edited (``updated_at`` NULL).
 
 CLI: ``python -m factory_assets.demo.sql_sources [--url URL] [--sources erp,mes] [--seed N]``; with
 no URL it creates the ``<source>_demo`` databases on the embedded PostgreSQL.
@@ -35,6 +36,17 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.schema import CreateTable
+
+from factory_assets.inventory.simulation import (
+    ITEM_COLUMNS,
+    PRODUCT_COLUMNS,
+    RECEIPT_COLUMNS,
+    TRANSACTION_COLUMNS,
+    ProductSpec,
+    ShopParams,
+    product_rows,
+    simulate,
+)
 
 SOURCES = ("erp", "mes", "plant", "oltp")
 
@@ -392,102 +404,54 @@ PRODUCTS = (
     ("Guantes nitrilo T9 (par)", "Seguridad"), ("Gafas proteccion", "Seguridad"), ("Casco obra blanco", "Seguridad"),
     ("Disco corte metal 125 mm", "Herramienta"), ("Broca hormigon 8 mm", "Herramienta"), ("Nivel aluminio 60 cm", "Herramienta"),
 )  # fmt: skip
-SUPPLIERS = (
-    "Suministros Iberica SL",
-    "Ferreteria Mayorista del Sur",
-    "ElectroDistribucion SA",
-    "Pinturas Levante",
-)
 
 
 def _oltp_rows(rng: random.Random, today: date, days: int) -> dict[str, list[dict]]:
-    start = datetime.combine(today - timedelta(days=days), time(8, 0))
-    out: dict[str, list[dict]] = {
-        k: [] for k in ("productos_maestro", "transacciones", "items_transaccion", "entradas_mercancia")
-    }
-    cost = {}
-    for pid, (name, cat) in enumerate(PRODUCTS, start=1):
-        created = start - timedelta(days=rng.randint(30, 400), microseconds=rng.randint(0, 999999))
-        edited = rng.random() < 0.7
-        out["productos_maestro"].append(
-            {
-                "producto_id": pid,
-                "nombre_producto": name,
-                "categoria": cat,
-                "created_at": created,
-                "updated_at": created + (start - created) * rng.random() if edited else None,
-            }
+    """A hardware shop's last ``days`` days (up to yesterday): the simulation of
+    factory_assets.inventory.simulation over the 22 products above, with the scenarios the
+    inventory marts exist for, so that ``make demo`` shows each of them:
+
+    * one product received but never sold (stagnant: no_sales);
+    * three products whose sales stopped 45, 75 and 120 days ago (attention, alert, critical);
+    * one product no longer delivered for the last 40 days: it runs out, and the sales asked for
+      after that are refused (INSUFFICIENT_STOCK, in marts.data_quality_daily);
+    * everyday cancellations, returns, ties at the same microsecond, back-dated entries.
+
+    Costs have two decimals here because ``costo_unitario_compra`` is NUMERIC(12, 2) at the
+    source; sub-cent costs are exercised by the tests' generated histories instead.
+    """
+    ids = list(range(1, len(PRODUCTS) + 1))
+    picked = rng.sample(ids, 5)
+    never_sold, runs_out = picked[0], picked[4]
+    stop_sales = dict(zip(picked[1:4], (45, 75, 120), strict=True))  # days before today
+    specs = [
+        ProductSpec(
+            product_id=pid,
+            name=name,
+            category=category,
+            base_cost=Decimal(rng.randint(80, 6000)) / 100,
+            popularity=rng.uniform(0.3, 2.0),
+            never_sold=pid == never_sold,
+            sells_until=days - stop_sales[pid] if pid in stop_sales else None,
+            receives_until=days - 40 if pid == runs_out else None,
         )
-        cost[pid] = Decimal(rng.randint(80, 6000)) / 100
-    tx = item = receipt = 0
-    stagnant = set(rng.sample(range(1, len(PRODUCTS) + 1), 3))  # received but (almost) never sold
-    for day in range(days):
-        base = start + timedelta(days=day)
-        if base.weekday() == 6:
-            continue
-        kinds = ["ENTRADA_MERCANCIA"] * (3 if day < 3 else (1 if rng.random() < 0.3 else 0))
-        kinds += ["VENTA"] * rng.randint(3, 9) + (["DEVOLUCION"] if rng.random() < 0.1 else [])
-        for kind in kinds:
-            tx += 1
-            at = base + timedelta(
-                minutes=rng.randint(0, 660), seconds=rng.randint(0, 59), microseconds=rng.randint(0, 999999)
-            )
-            state = "CANCELADA" if rng.random() < 0.06 else "COMPLETADA"
-            pids = (
-                rng.sample(range(1, len(PRODUCTS) + 1), rng.randint(3, 8))
-                if kind == "ENTRADA_MERCANCIA"
-                else rng.sample(
-                    [p for p in range(1, len(PRODUCTS) + 1) if p not in stagnant], rng.randint(1, 3)
-                )
-            )
-            total = Decimal(0)
-            for pid in pids:
-                item += 1
-                if kind == "ENTRADA_MERCANCIA":
-                    qty = Decimal(rng.choice((10, 20, 24, 50, 100)))
-                    unit = (cost[pid] * Decimal(rng.uniform(0.92, 1.1))).quantize(Decimal("0.01"))
-                    price = None
-                    total += qty * unit
-                else:
-                    qty = Decimal(rng.randint(1, 6))
-                    price = (cost[pid] * Decimal(rng.uniform(1.3, 1.6))).quantize(Decimal("0.01"))
-                    unit = None
-                    total += qty * price
-                out["items_transaccion"].append(
-                    {
-                        "item_id": item,
-                        "transaccion_id": tx,
-                        "producto_id": pid,
-                        "cantidad": qty,
-                        "precio_unitario_venta": price,
-                        "costo_unitario_compra": unit,
-                        "created_at": at,
-                    }
-                )
-            out["transacciones"].append(
-                {
-                    "transaccion_id": tx,
-                    "tipo_transaccion": kind,
-                    "fecha_hora": at,
-                    "estado": state,
-                    "total_bruto": total.quantize(Decimal("0.01")),
-                    "notas": rng.choice(
-                        (None, None, "Cliente habitual", "Pago con tarjeta", "Factura solicitada")
-                    ),
-                    "created_at": at + timedelta(seconds=rng.randint(0, 5)),
-                }
-            )
-            if kind == "ENTRADA_MERCANCIA":
-                receipt += 1
-                out["entradas_mercancia"].append(
-                    {
-                        "entrada_id": receipt,
-                        "transaccion_id": tx,
-                        "nombre_proveedor": rng.choice(SUPPLIERS),
-                        "numero_factura": f"F{at:%Y}-{rng.randint(10000, 99999)}",
-                        "fecha_recepcion": at - timedelta(hours=rng.randint(0, 48)),
-                    }
-                )
+        for pid, (name, category) in enumerate(PRODUCTS, start=1)
+    ]
+    start = today - timedelta(days=days)
+    seed = rng.randrange(2**31)
+    params = ShopParams(sale_transactions_per_day=7.0, sub_cent_cost_rate=0.0)
+    out: dict[str, list[dict]] = {
+        "productos_maestro": [
+            dict(zip(PRODUCT_COLUMNS, r, strict=True)) for r in product_rows(specs, start, seed=seed)
+        ],
+        "transacciones": [],
+        "items_transaccion": [],
+        "entradas_mercancia": [],
+    }
+    for day in simulate(specs, start, days, params, seed=seed):
+        out["transacciones"].extend(dict(zip(TRANSACTION_COLUMNS, r, strict=True)) for r in day.transactions)
+        out["items_transaccion"].extend(dict(zip(ITEM_COLUMNS, r, strict=True)) for r in day.items)
+        out["entradas_mercancia"].extend(dict(zip(RECEIPT_COLUMNS, r, strict=True)) for r in day.receipts)
     return out
 
 
@@ -504,7 +468,7 @@ def demo_rows(
     if source == "plant":
         return _plant_rows(rng, today, 45 * scale)
     if source == "oltp":
-        return _oltp_rows(rng, today, 120 * scale)
+        return _oltp_rows(rng, today, 365 * scale)
     raise ValueError(f"unknown source {source!r}")
 
 

@@ -71,6 +71,19 @@ sql_sync_conversions as (
     group by 1, 2, 3
 ),
 
+inventory_lines as (
+    -- OLTP lines of completed sales / receipts not applied to stock (DESIGN.md §6.6:
+    -- INSUFFICIENT_STOCK, INVALID_*; marts.inventory_rejects), on their plant-local day.
+    select
+        movement_date                   as day,
+        'oltp'::text                    as source,
+        reason,
+        count(*)                        as rejected_rows,
+        0::bigint                       as file_versions
+    from {{ ref('inventory_rejects') }}
+    group by 1, 2, 3
+),
+
 unioned as (
     select * from file_rows
     union all
@@ -79,6 +92,8 @@ unioned as (
     select * from production_rows
     union all
     select * from sql_sync_conversions
+    union all
+    select * from inventory_lines
 )
 
 select

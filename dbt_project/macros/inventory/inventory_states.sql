@@ -1,0 +1,177 @@
+{#-
+  Shared pieces of the inventory models (DESIGN.md §6.6).
+
+  inventory_as_of_date()
+      The reference day of the stock-age marts, as a SQL date literal: the dbt var
+      `inventory_as_of_date` (tests, replays: `--vars '{inventory_as_of_date: 2026-03-05}'`),
+      else the environment variable FACTORY_AS_OF_DATE (YYYY-MM-DD; DESIGN.md §4), else the
+      plant-local date at the start of the dbt invocation (FACTORY_TIMEZONE / var
+      plant_timezone). Rendered at compile time, so every model of one run uses the same day,
+      even across midnight, and a rerun with the same date gives the same marts.
+
+  inventory_as_of_cutoff(as_of)
+      The instant the as-of day ends: plant-local midnight after it, as a timestamptz. The marts
+      describe each product's state after its last movement before that instant, so movements
+      dated after the as-of day (a replay of an earlier day, or clock skew) do not count.
+
+  inventory_latest_movements(movements, cutoff=none)
+      One row per product of int_inventory__stock_movements (all its columns): the product's
+      last movement (before `cutoff` when given), i.e. the state the product had reached.
+      Uses the (product_id, moved_at, transaction_id, item_id) index twice per product: a
+      recursive "loose index scan" lists the distinct products (min(product_id) > previous),
+      then a backward index probe fetches each one's last row. A few thousand index probes
+      instead of reading every movement. Returned as a parenthesised subquery (its WITH
+      RECURSIVE must not be the model's top-level WITH, where dbt injects unit-test fixtures).
+
+  inventory_product_states(movements, products, cutoff)
+      One row per product of the product master or of the movements (a product sold or
+      received but missing from the master still shows), with name, category and the state at
+      `cutoff`: stock (0 before any movement), moving-average cost (NULL before any receipt),
+      last applied sale price and time, last receipt time.
+
+  inventory_default_margin_pct()
+      The margin of the suggested price (percent on cost) when the product's category has no
+      row in the seed inventory_category_margins: the var `inventory_margin_pct`, default 40.
+-#}
+
+{% macro inventory_as_of_date() -%}
+    {%- set given = (var('inventory_as_of_date', none) or env_var('FACTORY_AS_OF_DATE', '')) | string | trim -%}
+    {%- if given and given != 'None' -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', given) -%}
+            {{ exceptions.raise_compiler_error(
+                "FACTORY_AS_OF_DATE (or var inventory_as_of_date) must be a date YYYY-MM-DD, got '" ~ given ~ "'") }}
+        {%- endif -%}
+        {%- set day = modules.datetime.date.fromisoformat(given) -%}
+    {%- else -%}
+        {%- set day = run_started_at.astimezone(modules.pytz.timezone(source_timezone_name())).date() -%}
+    {%- endif -%}
+    date '{{ day.isoformat() }}'
+{%- endmacro %}
+
+{% macro inventory_as_of_cutoff(as_of) -%}
+    (({{ as_of }} + 1)::timestamp at time zone {{ plant_timezone() }})
+{%- endmacro %}
+
+{% macro inventory_latest_movements(movements, cutoff=none) -%}
+(
+    with recursive moved_products (product_id) as (
+        select min(product_id) from {{ movements }}
+        union all
+        select (select min(m.product_id) from {{ movements }} as m where m.product_id > p.product_id)
+        from moved_products as p
+        where p.product_id is not null
+    )
+    select latest.*
+    from moved_products as p
+    cross join lateral (
+        select m.*
+        from {{ movements }} as m
+        where m.product_id = p.product_id
+        {%- if cutoff is not none %}
+          and m.moved_at < {{ cutoff }}
+        {%- endif %}
+        order by m.moved_at desc, m.transaction_id desc, m.item_id desc
+        limit 1
+    ) as latest
+    where p.product_id is not null
+)
+{%- endmacro %}
+
+{% macro inventory_product_states(movements, products, cutoff) -%}
+(
+    with latest as {{ inventory_latest_movements(movements, cutoff) }},
+
+    all_products as (
+        select product_id from {{ products }}
+        union
+        select product_id from latest
+    )
+
+    select
+        a.product_id,
+        p.product_name,
+        p.category,
+        coalesce(l.stock_after, 0)   as stock,
+        l.moving_avg_cost_after      as moving_avg_cost,
+        l.last_sale_price_after      as last_sale_price,
+        l.last_sale_at_after         as last_sale_at,
+        l.last_receipt_at_after      as last_receipt_at
+    from all_products as a
+    left join {{ products }} as p on p.product_id = a.product_id
+    left join latest as l on l.product_id = a.product_id
+)
+{%- endmacro %}
+
+{% macro inventory_default_margin_pct() -%}
+    {%- set margin = var('inventory_margin_pct', 40) | string | trim -%}
+    {%- if not modules.re.fullmatch('-?[0-9]+([.][0-9]+)?', margin) -%}
+        {{ exceptions.raise_compiler_error("var inventory_margin_pct must be a number (percent on cost), got '" ~ margin ~ "'") }}
+    {%- endif -%}
+    {{ margin }}::numeric
+{%- endmacro %}
+
+{#-
+  inventory_invalid_reason(movement_type, quantity, unit_purchase_cost, unit_sale_price)
+      Why a counted line cannot be applied, or NULL: a missing or negative quantity, a receipt
+      without a non-negative unit cost, a sale without a non-negative price. One definition for
+      lines read from raw and lines folded again from the stock card.
+-#}
+{% macro inventory_invalid_reason(movement_type, quantity, unit_purchase_cost, unit_sale_price) -%}
+    case
+        when {{ quantity }} is null or {{ quantity }} < 0
+            then 'INVALID_QUANTITY'
+        when {{ movement_type }} = 'RECEIPT' and ({{ unit_purchase_cost }} is null or {{ unit_purchase_cost }} < 0)
+            then 'INVALID_UNIT_COST'
+        when {{ movement_type }} = 'SALE' and ({{ unit_sale_price }} is null or {{ unit_sale_price }} < 0)
+            then 'INVALID_SALE_PRICE'
+    end
+{%- endmacro %}
+
+{#-
+  inventory_ensure_rejected_index(relation)
+      Post-hook of the stock card: a partial index on the lines not applied (outcome <>
+      'APPLIED', about 1-2 % of the lines), so that marts.inventory_rejects and
+      data_quality_daily read those rows without scanning the whole card. dbt's `indexes`
+      config has no partial indexes; this creates it when the table has none, under a fresh
+      name (after a full refresh the old table, renamed to a backup, still holds the old
+      index's name until it is dropped).
+-#}
+{% macro inventory_ensure_rejected_index(relation) -%}
+do $ensure_index$
+begin
+    if not exists (
+        select 1 from pg_indexes
+        where schemaname = '{{ relation.schema }}'
+          and tablename = '{{ relation.identifier }}'
+          and indexdef like '%WHERE (outcome <> ''APPLIED''::text)%'
+    ) then
+        execute format(
+            'create index %I on {{ relation }} (moved_at) where outcome <> ''APPLIED''',
+            'inventory_not_applied_' || substr(md5(clock_timestamp()::text), 1, 10)
+        );
+    end if;
+end
+$ensure_index$
+{%- endmacro %}
+
+{#-
+  inventory_analyze_once(relation)
+      Post-hook of the stock card: ANALYZE it when it has no statistics yet (a first build or a
+      full refresh), so that the planner knows how few lines are not applied and uses the
+      partial index above. Incremental runs do not pay for it; autovacuum keeps the
+      statistics fresh from then on.
+-#}
+{% macro inventory_analyze_once(relation) -%}
+do $analyze_once$
+begin
+    if not exists (
+        select 1 from pg_stats
+        where schemaname = '{{ relation.schema }}'
+          and tablename = '{{ relation.identifier }}'
+          and attname = 'outcome'
+    ) then
+        analyze {{ relation }};
+    end if;
+end
+$analyze_once$
+{%- endmacro %}
