@@ -10,8 +10,9 @@ from __future__ import annotations
 from factory_assets.ingest.factory import job_name
 from factory_assets.ingest.kinds import FileKind
 from factory_assets.machine_logs.kind import MACHINE_LOGS
+from factory_assets.operations.kind import OPERATIONS
 
-FILE_KINDS: tuple[FileKind, ...] = (MACHINE_LOGS,)
+FILE_KINDS: tuple[FileKind, ...] = (MACHINE_LOGS, OPERATIONS)
 
 
 def kind_for_job(name: str) -> FileKind | None:
