@@ -94,18 +94,38 @@ def test_one_bad_field_loads_the_record_with_that_field_null_and_one_anomaly():
 @pytest.mark.parametrize(
     ("record", "expected", "nulled"),
     [
-        (forging(temperatura_effettiva=True), ("INVALID_FIELD", "temperatura_effettiva"), "temperatura_effettiva"),
+        (
+            forging(temperatura_effettiva=True),
+            ("INVALID_FIELD", "temperatura_effettiva"),
+            "temperatura_effettiva",
+        ),
         (forging(codice_macchinario=""), ("INVALID_FIELD", "codice_macchinario"), "codice_macchinario"),
         (forging(codice_operatore=["OP"]), ("INVALID_FIELD", "codice_operatore"), "codice_operatore"),
         (forging(timestamp_inizio="2024-05-01"), ("INVALID_FIELD", "timestamp_inizio"), "timestamp_inizio"),
         (forging(timestamp_inizio=1714550400), ("INVALID_FIELD", "timestamp_inizio"), "timestamp_inizio"),
-        (forging(timestamp_fine="2024-02-30 10:00:00"), ("INVALID_FIELD", "timestamp_fine"), "timestamp_fine"),
+        (
+            forging(timestamp_fine="2024-02-30 10:00:00"),
+            ("INVALID_FIELD", "timestamp_fine"),
+            "timestamp_fine",
+        ),
         (forging(peso_effettivo=1000.5), ("OUT_OF_RANGE", "peso_effettivo"), "peso_effettivo"),
         (forging(peso_effettivo=-1), ("OUT_OF_RANGE", "peso_effettivo"), "peso_effettivo"),
-        (forging(temperatura_effettiva=650), ("OUT_OF_RANGE", "temperatura_effettiva"), "temperatura_effettiva"),
+        (
+            forging(temperatura_effettiva=650),
+            ("OUT_OF_RANGE", "temperatura_effettiva"),
+            "temperatura_effettiva",
+        ),
         (cnc(numero_pezzi_ora=-2), ("OUT_OF_RANGE", "numero_pezzi_ora"), "numero_pezzi_ora"),
-        (forging(timestamp_fine="2024-05-02 15:30:00"), ("FUTURE_TIMESTAMP", "timestamp_fine"), "timestamp_fine"),
-        (forging(timestamp_inizio="2024-05-01 10:05:00"), ("END_BEFORE_START", "timestamp_fine"), "timestamp_fine"),
+        (
+            forging(timestamp_fine="2024-05-02 15:30:00"),
+            ("FUTURE_TIMESTAMP", "timestamp_fine"),
+            "timestamp_fine",
+        ),
+        (
+            forging(timestamp_inizio="2024-05-01 10:05:00"),
+            ("END_BEFORE_START", "timestamp_fine"),
+            "timestamp_fine",
+        ),
         (cnc(peso_effettivo=13.1), ("FIELD_NOT_APPLICABLE", "peso_effettivo"), "peso_effettivo"),
         (forging(tipo_fermo="utensile"), ("FIELD_NOT_APPLICABLE", "tipo_fermo"), "tipo_fermo"),
         (forging(codice_operatore=DROP), ("MISSING_VALUE", "codice_operatore"), "codice_operatore"),
@@ -158,7 +178,11 @@ def test_ranges_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("FACTORY_OPERATIONS_MAX_FUTURE_MIN", "10")
     monkeypatch.setenv("FACTORY_OPERATIONS_TIMEZONE", "America/New_York")
     rules = Rules.from_env()
-    assert (rules.weight_kg, rules.temperature_c[0], rules.max_future) == ((0.0, 20.0), 740.0, timedelta(minutes=10))
+    assert (rules.weight_kg, rules.temperature_c[0], rules.max_future) == (
+        (0.0, 20.0),
+        740.0,
+        timedelta(minutes=10),
+    )
     assert rules.timezone == "America/New_York"
     assert anomalies(run(forging(peso_effettivo=25, temperatura_effettiva=720), rules=rules)) == [
         ("OUT_OF_RANGE", "peso_effettivo"),
@@ -202,7 +226,9 @@ def test_entries_that_are_not_objects_are_rejected():
 
 
 def test_lossless_repairs_load_without_anomaly():
-    drop = run(cnc(id_ordine=" 1001 ", tipo_operazione=" CNC ", numero_pezzi_ora="2.5"), forging(id_ordine=1001.0))
+    drop = run(
+        cnc(id_ordine=" 1001 ", tipo_operazione=" CNC ", numero_pezzi_ora="2.5"), forging(id_ordine=1001.0)
+    )
     assert drop.anomalies == {}
     assert [(r[2], r[4]) for r in drop.rows] == [(1001, "cnc"), (1001, "forgiatura")]
     assert row(drop)["numero_pezzi_ora"] == 2.5
@@ -226,7 +252,8 @@ def test_both_timestamp_formats(text, utc):
 
 
 @pytest.mark.parametrize(
-    "text", ["2024-03-31 02:30:00", "2024-05-01", "20240501T100000", "2024-W18-3T10:00:00", "01/05/2024 10:00"]
+    "text",
+    ["2024-03-31 02:30:00", "2024-05-01", "20240501T100000", "2024-W18-3T10:00:00", "01/05/2024 10:00"],
 )
 def test_impossible_or_other_timestamps_are_refused(text):
     with pytest.raises(ValueError):
@@ -246,7 +273,9 @@ def test_the_natural_key_is_the_same_instant_whatever_the_notation():
     drop = run(local, iso, other_machine)
     keys = [r[1] for r in drop.rows]
     assert keys[0] == keys[1] != keys[2]
-    assert keys[0] == KEY_SEP.join(("1001", "FLG-0100", "PRESSA-01", "forgiatura", "2024-05-01T08:00:00+00:00"))
+    assert keys[0] == KEY_SEP.join(
+        ("1001", "FLG-0100", "PRESSA-01", "forgiatura", "2024-05-01T08:00:00+00:00")
+    )
     # an invalid start keeps the value as sent in the key, so a re-sent copy still matches
     bad = run(forging(timestamp_inizio="ieri"), forging(timestamp_inizio="ieri"))
     assert bad.rows[0][1] == bad.rows[1][1] and bad.rows[0][1].endswith("raw:ieri")
@@ -294,14 +323,20 @@ def test_a_utf8_byte_order_mark_is_accepted():
 
 def test_the_published_json_schema_is_the_models():
     published = json.loads((Path(__file__).parents[1] / "docs" / "operations.schema.json").read_text())
-    assert published == drop_json_schema(), "regenerate: python -m factory_assets.operations.schema > docs/operations.schema.json"
+    assert published == drop_json_schema(), (
+        "regenerate: python -m factory_assets.operations.schema > docs/operations.schema.json"
+    )
     item = published["items"]
     assert item["required"] == ["id_ordine", "codice_pezzo", "tipo_operazione"]
     assert item["additionalProperties"] is False
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
 )
@@ -309,8 +344,12 @@ field_values = {
     "id_ordine": st.one_of(st.integers(-5, 2**64), st.text(max_size=6), json_values),
     "codice_pezzo": st.one_of(st.text(max_size=12), json_values),
     "tipo_operazione": st.sampled_from(["forgiatura", "cnc", "CNC ", "x", None, 3]),
-    "timestamp_inizio": st.one_of(st.sampled_from(["2024-05-01 10:00:00", "2024-03-31 02:30:00", "2031-01-01T00:00:00Z"]), json_values),
-    "timestamp_fine": st.one_of(st.sampled_from(["2024-05-01 10:04:00", "2024-05-01T07:00:00Z"]), json_values),
+    "timestamp_inizio": st.one_of(
+        st.sampled_from(["2024-05-01 10:00:00", "2024-03-31 02:30:00", "2031-01-01T00:00:00Z"]), json_values
+    ),
+    "timestamp_fine": st.one_of(
+        st.sampled_from(["2024-05-01 10:04:00", "2024-05-01T07:00:00Z"]), json_values
+    ),
     "peso_effettivo": st.one_of(st.floats(-10, 2000), json_values),
     "temperatura_effettiva": st.one_of(st.floats(0, 2000), json_values),
     "numero_pezzi_ora": json_values,
@@ -337,3 +376,23 @@ def test_fuzz_every_record_is_loaded_or_rejected_and_nothing_raises(items):
     for r in drop.rows:
         assert r[4] in ("forgiatura", "cnc") and isinstance(r[2], int) and r[2] >= 1
         assert r[7] is None or r[8] is None or r[7] <= r[8]
+
+
+@pytest.mark.parametrize("tz", ["Europe/Paris", "America/New_York", "Australia/Lord_Howe"])
+def test_the_cached_offsets_agree_with_the_time_zone_around_daylight_saving_changes(tz):
+    from factory_assets.operations.records import Localizer, to_datetime
+
+    zone, localize = ZoneInfo(tz), Localizer(ZoneInfo(tz))
+    for day in ("2024-03-31", "2024-10-27", "2024-03-10", "2024-11-03", "2024-04-07", "2024-10-06"):
+        start = datetime.fromisoformat(day)
+        for minute in range(0, 5 * 60, 7):
+            naive = start + timedelta(minutes=minute)
+            text = naive.isoformat(sep=" ")
+            local = naive.replace(tzinfo=zone)
+            exists = local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
+            for _ in range(2):  # first look computes the hour, the second uses the cache
+                if exists:
+                    assert to_datetime(text, localize) == local, text
+                else:
+                    with pytest.raises(ValueError, match="daylight-saving"):
+                        to_datetime(text, localize)

@@ -144,15 +144,20 @@ class Localizer:
 
     def __init__(self, tz: ZoneInfo):
         self.tz = tz
-        self._hours: dict[tuple[int, int, int, int], tzinfo | None] = {}
+        self.hours: dict[str, tzinfo | None] = {}  # "YYYY-MM-DD HH" as sent -> fixed offset, or None
+        self.suffixes: dict[str, str] = {}  # the same hours with a constant offset -> "+02:00"
 
-    def __call__(self, value: datetime) -> datetime:
+    def __call__(self, value: datetime, hour: str | None = None) -> datetime:
         if value.tzinfo is not None:
             return value
-        key = (value.year, value.month, value.day, value.hour)
-        fixed = self._hours.get(key, False)
+        hour = hour or value.strftime("%Y-%m-%d %H")
+        fixed = self.hours.get(hour, False)
         if fixed is False:
-            fixed = self._hours[key] = self._constant_offset(value)
+            fixed = self.hours[hour] = self._constant_offset(value)
+            seconds = int(fixed.utcoffset(None).total_seconds()) if fixed is not None else 1
+            if seconds % 60 == 0:  # whole minutes: "+HH:MM" appended to the text parses in one call
+                hours, minutes = divmod(abs(seconds) // 60, 60)
+                self.suffixes[hour] = f"{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
         if fixed is not None:
             return value.replace(tzinfo=fixed)
         local = value.replace(tzinfo=self.tz)
@@ -169,23 +174,38 @@ class Localizer:
         return timezone(offsets.pop()) if len(offsets) == 1 else None
 
 
+_fromisoformat = datetime.fromisoformat
+
+
 def to_datetime(text: str, localize: Localizer) -> datetime:
     """A record timestamp as an aware datetime; ``ValueError`` with the reason otherwise.
 
     A cheap shape check first (``datetime.fromisoformat`` alone would also take a bare date, a
-    week date or the basic format), then the C parser; naive values are plant-local.
+    week date or the basic format), then the C parser; naive values are plant-local, with the
+    offset cached per hour of text (``YYYY-MM-DD HH``).
     """
     if not (len(text) >= 16 and text[4] == "-" and text[7] == "-" and text[10] in "Tt " and text[13] == ":"):
         raise ValueError("Expected " + TIMESTAMP_HELP)
     if "," in text:
         text = text.replace(",", ".")
+    tail = text[16:]
+    naive = not (tail[-1:] in ("Z", "z") or "+" in tail or "-" in tail)
+    if naive:  # the usual case: plant-local text; its hour's offset is known after the first value
+        suffix = localize.suffixes.get(text[:13])
+        if suffix:
+            try:
+                return _fromisoformat(text + suffix)
+            except ValueError:
+                pass  # reported below
     try:
-        value = datetime.fromisoformat(text)
+        value = _fromisoformat(text)
     except ValueError as exc:
         if not _TIMESTAMP_RE.match(text):
             raise ValueError("Expected " + TIMESTAMP_HELP) from None
         raise ValueError(f"Not a valid date or time: {exc}") from None
-    return localize(value)
+    if value.tzinfo is not None:
+        return value
+    return localize(value, text[:13])
 
 
 def parse_timestamp(value: str, tz: ZoneInfo) -> datetime:
