@@ -15,12 +15,16 @@ a later one, is counted in the ledger's ``rows_duplicate`` and not loaded, nor a
   loaded drop never changes afterwards (rows present = rows loaded, checked per version).
 
 Concurrent loads of operation drops serialise on one transaction-level advisory lock while they
-look up and insert natural keys, so two runs can never both load the same record.
+insert natural keys, so two runs can never both load the same record. The rows are copied at
+once (in a savepoint); only when the unique index on the natural key refuses one are the drop's
+keys looked up and the new ones copied again: a drop without re-sent records costs no look-up.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+import psycopg
 
 from factory_assets.ingest.copy import copy_rows
 from factory_assets.ingest.kinds import LoadContext, LoadCounts, Quarantine
@@ -54,6 +58,13 @@ def received_at(ctx: LoadContext) -> datetime:
     return row[0] if row and row[0] else datetime.now(UTC)
 
 
+def _copy(cur: psycopg.Cursor, vid: int, rows: list[tuple]) -> None:
+    copy_rows(
+        cur, "raw.operations__operations", OPERATION_COLUMNS, ((vid, *row) for row in rows),
+        binary_types=OPERATION_TYPES,
+    )  # fmt: skip
+
+
 def load_operations(ctx: LoadContext, rules: Rules | None = None) -> LoadCounts:
     """Parse, validate and load one drop; a file that is not a JSON array is quarantined whole."""
     # The whole drop is read and parsed at once: a JSON array is one document. Memory stays
@@ -74,21 +85,29 @@ def load_operations(ctx: LoadContext, rules: Rules | None = None) -> LoadCounts:
     duplicates = 0
     if drop.rows:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (KEYS_LOCK,))
-        cur.execute(
-            "SELECT record_key FROM raw.operations__operations WHERE record_key = ANY(%s)",
-            ([row[1] for row in drop.rows],),
-        )
-        seen = {key for (key,) in cur.fetchall()}
-        for row in drop.rows:
+        seen: set[str] = set()
+        for row in drop.rows:  # a record sent twice in the same drop: its first copy
             if row[1] in seen:
                 duplicates += 1
-                continue
-            seen.add(row[1])
-            fresh.append(row)
-        copy_rows(
-            cur, "raw.operations__operations", OPERATION_COLUMNS, ((vid, *row) for row in fresh),
-            binary_types=OPERATION_TYPES,
-        )  # fmt: skip
+            else:
+                seen.add(row[1])
+                fresh.append(row)
+        # Optimistic: most drops hold no record loaded before, and the unique index on the natural
+        # key says so for free. Only when it objects are the keys looked up (then COPY again).
+        try:
+            with cur.connection.transaction():  # savepoint
+                _copy(cur, vid, fresh)
+        except psycopg.errors.UniqueViolation:
+            cur.execute(
+                "SELECT record_key FROM raw.operations__operations WHERE record_key = ANY(%s)",
+                ([row[1] for row in fresh],),
+            )
+            loaded_before = {key for (key,) in cur.fetchall()}
+            kept = [row for row in fresh if row[1] not in loaded_before]
+            duplicates += len(fresh) - len(kept)
+            fresh = kept
+            if fresh:
+                _copy(cur, vid, fresh)
     if drop.anomalies and fresh:
         loaded = [row[0] for row in fresh] if duplicates else None
         copy_rows(
