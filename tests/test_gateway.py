@@ -57,7 +57,10 @@ def settings_for(landing: Path, **kw) -> GatewaySettings:
 
 @pytest.fixture
 def gateway(landing):
-    with serve(create_app(settings_for(landing, max_body_bytes=4096))) as base, httpx.Client(base_url=base) as client:
+    with (
+        serve(create_app(settings_for(landing, max_body_bytes=4096))) as base,
+        httpx.Client(base_url=base) as client,
+    ):
         yield client
 
 
@@ -76,7 +79,9 @@ def test_the_gateway_refuses_to_start_without_an_ingest_key(monkeypatch, tmp_pat
         settings_from_env()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")}
     env["FACTORY_HOME"] = str(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "gateway"], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2 and "FACTORY_GATEWAY_API_KEY is not set" in proc.stderr
 
 
@@ -249,7 +254,9 @@ def test_python_m_gateway_serves_the_openapi_document(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACTORY_")}
     env.update(FACTORY_HOME=str(tmp_path), FACTORY_GATEWAY_API_KEY=INGEST_KEY, FACTORY_GATEWAY_PORT=str(port),
                FACTORY_LANDING_URL=(tmp_path / "landing").as_uri())  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -260,8 +267,14 @@ def test_python_m_gateway_serves_the_openapi_document(tmp_path):
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()
                 time.sleep(0.3)
         assert {"/v1/operations", "/v1/health", "/v1/orders", "/v1/next-pieces"} <= set(document["paths"])
-        body = document["paths"]["/v1/operations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        assert body["type"] == "array" and body["items"]["required"] == ["id_ordine", "codice_pezzo", "tipo_operazione"]
+        body = document["paths"]["/v1/operations"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
+        assert body["type"] == "array" and body["items"]["required"] == [
+            "id_ordine",
+            "codice_pezzo",
+            "tipo_operazione",
+        ]
         schemes = document["components"]["securitySchemes"]
         assert {s["name"] for s in schemes.values()} == {"X-API-KEY"}
     finally:
@@ -269,11 +282,12 @@ def test_python_m_gateway_serves_the_openapi_document(tmp_path):
         proc.wait(15)
 
 
-def test_end_to_end_from_a_post_to_marts_operations_through_the_sensor(factory_env, tmp_path):
+def test_end_to_end_from_a_post_to_marts_operations_through_the_sensor(factory_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTORY_GATEWAY_API_KEY", INGEST_KEY)
     url = factory_env["warehouse_url"]
     with psycopg.connect(url, autocommit=True) as conn:
         migrate(conn)
-    with serve(create_app(settings_from_env_with_keys())) as base, httpx.Client(base_url=base) as client:
+    with serve(create_app()) as base, httpx.Client(base_url=base) as client:
         accepted = post(client, [forging(), cnc(), {"tipo_operazione": "cnc"}]).json()
     assert (factory_env["landing"] / accepted["path"]).exists()
 
@@ -281,25 +295,23 @@ def test_end_to_end_from_a_post_to_marts_operations_through_the_sensor(factory_e
     instance = dg.DagsterInstance.ephemeral()
     with dg.build_sensor_context(instance=instance, resources=build_resources()) as ctx:
         requests = defs.sensors[0](ctx).run_requests
-    assert [r.run_config["ops"]["operations_ingest"]["config"]["paths"] for r in requests] == [[accepted["path"]]]
+    assert [r.run_config["ops"]["operations_ingest"]["config"]["paths"] for r in requests] == [
+        [accepted["path"]]
+    ]
     job = defs.resolve_job_def("operations_ingest_job")
-    result = job.execute_in_process(run_config=requests[0].run_config, instance=instance, tags=requests[0].tags)
+    result = job.execute_in_process(
+        run_config=requests[0].run_config, instance=instance, tags=requests[0].tags
+    )
     assert result.success
 
     dbname = url.rsplit("/", 1)[1]
     run_dbt(dbname, tmp_path, "run", select="+path:models/marts/operations/operations.sql")
-    ops = dbt_rows(dbname, "SELECT order_id, piece_code, operation_type, drop_path FROM marts.operations ORDER BY 3 DESC")
+    ops = dbt_rows(
+        dbname, "SELECT order_id, piece_code, operation_type, drop_path FROM marts.operations ORDER BY 3 DESC"
+    )
     assert [(o["order_id"], o["piece_code"], o["operation_type"]) for o in ops] == [
         (1001, "FLG-0100", "forgiatura"),
         (1001, "ALB-2040", "cnc"),
     ]
     assert {o["drop_path"] for o in ops} == {accepted["path"]}
     assert dbt_rows(dbname, "SELECT reason FROM raw.ingest_rejects") == [{"reason": "missing_order_id"}]
-
-
-def settings_from_env_with_keys() -> GatewaySettings:
-    os.environ["FACTORY_GATEWAY_API_KEY"] = INGEST_KEY
-    try:
-        return settings_from_env()
-    finally:
-        del os.environ["FACTORY_GATEWAY_API_KEY"]
