@@ -143,7 +143,9 @@ def demo_drops(*, seed: int = 42, now: datetime | None = None, timezone: str = "
         else:
             continue
         start = order["data_inizio"].replace(tzinfo=tz)
-        span = max((now - timedelta(minutes=10)) - start, timedelta(hours=1))
+        # a finished MES order was produced before its end date; the others up to now
+        until = order["data_fine"].replace(tzinfo=tz) if order["data_fine"] else now - timedelta(minutes=10)
+        span = max(min(until, now - timedelta(minutes=10)) - start, timedelta(hours=1))
         for code, qty in lines.get(oid, []):
             units = round(qty * share())
             for _ in range(units):
