@@ -86,6 +86,17 @@ def dbt_project() -> DbtProject:
     return project
 
 
+def raw_to_partition_condition() -> dg.AutomationCondition:
+    """For date-partitioned models: a partition is built when one of its upstream partitions was
+    updated, never merely because it is missing (most dates of a partitioned ingestion have no
+    file, so "missing" would mean building every date since the partitions' start)."""
+    return (
+        dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("eager_raw_to_marts")
+
+
 def raw_to_marts_condition() -> dg.AutomationCondition:
     """Like ``eager()``, for models downstream of daily-partitioned raw assets.
 
@@ -124,9 +135,11 @@ class FactoryTranslator(DagsterDbtTranslator):
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition | None:
-        if dbt_resource_props["resource_type"] in ("model", "snapshot"):
-            return raw_to_marts_condition()
-        return None
+        if dbt_resource_props["resource_type"] not in ("model", "snapshot"):
+            return None
+        if (dbt_resource_props.get("config", {}).get("meta") or {}).get(PARTITIONS_META):
+            return raw_to_partition_condition()
+        return raw_to_marts_condition()
 
 
 TRANSLATOR = FactoryTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

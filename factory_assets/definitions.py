@@ -9,6 +9,7 @@ import dagster as dg
 
 from factory_assets.dbt_assets import dbt_definitions
 from factory_assets.ingest.definitions import ingest_definitions
+from factory_assets.logistics import definitions as logistics
 from factory_assets.machine_logs import definitions as machine_logs
 from factory_assets.operations import definitions as operations
 from factory_assets.resources_config import build_resources
@@ -18,6 +19,7 @@ DOMAINS = (
     ingest_definitions,  # shared ledger, reject table, re-arm job
     machine_logs.definitions,
     sql_sources.definitions,
+    logistics.definitions,
     operations.definitions,
 )
 

@@ -129,8 +129,14 @@ def redact_url(url: str) -> str:
     return _QUERY_SECRET.sub(r"\1***", url)
 
 
+# In free text a URL's end is unknown (a raw password may hold spaces): the user-info runs to the
+# last '@' on the same line, at most 256 characters on. Over-redaction is the safe side.
+_TEXT_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*):([^\n]{0,256})@")
+
+
 def redact_text(text: str) -> str:
     """Every URL and every ``password=...`` inside a free text (driver messages, exceptions)."""
+    text = _TEXT_USERINFO.sub(r"\1:***@", text)
     text = re.sub(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+", lambda m: redact_url(m.group(0)), text)
     return _CONNINFO_SECRET.sub(r"\1=***", text)
 

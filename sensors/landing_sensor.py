@@ -175,6 +175,12 @@ def build_landing_sensor(kind: FileKind, job) -> dg.SensorDefinition:
 
         requests = []
         waiting: dict[str, int] = defaultdict(int)
+        # Name the run's assets explicitly: Dagster's automation then knows that the dbt models
+        # downstream were targeted by the same run as the raw tables it updates, and does not
+        # start a second run for them while this one is still going.
+        selection = None
+        if context.repository_def is not None:
+            selection = sorted(context.repository_def.get_job(job.name).asset_layer.executable_asset_keys)
         for partition, files in batches(ready, kind.files_per_run, max_runs_per_tick()):
             key, why = unused_run_key(context.instance, run_key(source, partition, files))
             if key is None:
@@ -185,6 +191,7 @@ def build_landing_sensor(kind: FileKind, job) -> dg.SensorDefinition:
                     run_key=key,
                     partition_key=partition,
                     run_config=run_config_for(kind, [e.path for e, _ in files]),
+                    asset_selection=selection,
                     tags={SOURCE_TAG: source, "factory/files": str(len(files))},
                 )
             )

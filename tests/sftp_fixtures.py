@@ -157,6 +157,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
+    with running_sshd(tmp_path_factory.mktemp("sshd"), tmp_path_factory.mktemp("sftp_root")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_sshd(workdir: Path, root: Path) -> Iterator[SshdServer]:
+    """A real sshd on a free loopback port, with keys in ``workdir``, serving ``root`` (also used by
+    the benchmarks)."""
     sshd = _find_sshd()
     if sshd is None:
         _missing("sshd")
@@ -165,8 +173,6 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer
         _missing("ssh-keygen")
     assert sshd is not None and ssh_keygen is not None
 
-    workdir = tmp_path_factory.mktemp("sshd")
-    root = tmp_path_factory.mktemp("sftp_root")
     host_key = workdir / "ssh_host_ed25519_key"
     client_key = workdir / "client_ed25519"
     _keygen(ssh_keygen, host_key, "factory-test-host")

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from factory_assets.demo.machine_logs import generate_day
+from tests.hostile import unreadable_file
 from tests.services import PG_URL
 
 FACTORY = str(Path(sys.executable).with_name("factory"))
@@ -63,17 +64,36 @@ def _logs(folder: Path) -> None:
 
 
 def test_materialize_with_a_local_landing_url_and_archive_url(factory_env, dagster_storage_url):
-    _logs(factory_env["landing"])
-    env = _site_env(factory_env, dagster_storage_url)
-    out = _factory(env, "materialize")
+    """`factory materialize` on a site install, with a hostile landing zone for the same date: every
+    valid log loads, nothing from outside the root is archived, the ledger explains the rest."""
+    landing = factory_env["landing"]
+    _logs(landing)
+    evil = landing / "machine_logs" / "EVIL"
+    evil.mkdir()
+    os.symlink("/etc/passwd", evil / f"{DAY:%Y%m%d}.LOG")
+    os.symlink("loop.LOG", evil / "loop.LOG")
+    os.mkfifo(landing / "machine_logs" / "SU12" / f"{DAY:%Y%m%d}.log.fifo")
+    (landing / "machine_logs" / "DIR" / f"{DAY:%Y%m%d}.LOG").mkdir(parents=True)
+    env = _site_env(factory_env, dagster_storage_url, FACTORY_MAX_ATTEMPTS="1")
+    with unreadable_file(landing / "machine_logs" / "LOCKED" / f"{DAY:%Y%m%d}.LOG"):
+        out = _factory(env, "materialize")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "unsupported landing-zone URL scheme" not in out.stdout + out.stderr
     assert "machine_logs_ingest_job for 1 day(s)" in out.stdout
     assert "erp_sql_sync: source not configured" in out.stdout  # not a demo: unset sources are skipped
     with psycopg.connect(factory_env["warehouse_url"]) as conn:
         assert conn.execute("SELECT count(*) FROM marts.machine_sessions").fetchone()[0] == 2
+        ledger = dict(
+            conn.execute("SELECT path, status || ': ' || coalesce(error, '') FROM raw.ingest_ledger")
+        )
     archived = sorted(p.name for p in factory_env["archive"].rglob("*.LOG"))
-    assert len(archived) == 2 and all(".20241105." not in n and n.startswith("20241105.") for n in archived)
+    assert len(archived) == 2 and all(n.startswith("20241105.") for n in archived)
+    assert b"root:" not in b"".join(p.read_bytes() for p in factory_env["archive"].rglob("*") if p.is_file())
+    assert ledger["machine_logs/EVIL/20241105.LOG"].startswith("quarantined: not_a_regular_file")
+    assert ledger["machine_logs/EVIL/loop.LOG"].startswith("quarantined: not_a_regular_file")
+    assert ledger["machine_logs/DIR/20241105.LOG"].startswith("quarantined: not_a_regular_file")
+    assert ledger["machine_logs/SU12/20241105.log.fifo"].startswith("quarantined: not_a_regular_file")
+    assert ledger["machine_logs/LOCKED/20241105.LOG"].startswith("failed: unreadable")
 
 
 @pytest.mark.sftp

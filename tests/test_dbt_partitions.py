@@ -161,3 +161,25 @@ def test_full_build_without_vars_equals_the_partitioned_run(scenario):
     assert scenario["rebuilt"][TUE] == scenario["partitioned"][TUE]
     assert scenario["rebuilt"][MON]["sessions"][0]["pieces"] == 150
     assert len(scenario["rebuilt"][MON]["stops"]) == 2
+
+
+def test_the_first_partitioned_build_on_a_fresh_warehouse_builds_the_seeds_it_needs():
+    """A new site: raw data, no seed built yet (nobody ran `factory materialize`). The daemon's
+    first automation run of the machine-log models must succeed, unit tests included."""
+    with scratch_database("test_dbt_fresh") as dbname:
+        with _connect(dbname) as conn, conn.cursor() as cur:
+            _load_day(cur, 1, MON)
+        url = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in {**settings.dbt_env(url), "FACTORY_TIMEZONE": TIMEZONE}.items():
+                mp.setenv(name, value)
+            result = dg.materialize(
+                [build_dbt_assets({"machine_logs": machine_log_partitions()})[0]],
+                partition_key=MON.isoformat(),
+                resources={"dbt": dbt_resource(), "warehouse": WarehouseResource(url=url)},
+                raise_on_error=False,
+            )
+        assert result.success
+        with _connect(dbname) as conn:
+            assert conn.execute("SELECT count(*) FROM seeds.shift_calendar").fetchone()[0] > 0
+            assert conn.execute("SELECT count(*) FROM marts.machine_sessions").fetchone()[0] == 1

@@ -11,6 +11,7 @@ import dagster as dg
 import psycopg
 
 from factory_assets.ingest.copy import copy_rows
+from factory_assets.ingest.definitions import ingest_definitions
 from factory_assets.ingest.factory import file_kind_definitions
 from factory_assets.ingest.kinds import BadName, Classified, FileKind, LoadContext, LoadCounts
 from factory_assets.ingest.streams import iter_line_batches
@@ -69,7 +70,7 @@ def _tick_and_run(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg
     sensor = defs.sensors[0]
     with dg.build_sensor_context(instance=instance, resources=build_resources()) as ctx:
         result = sensor(ctx)
-    job = defs.resolve_job_def("toy_ingest_job")
+    job = defs.resolve_job_def("toy_refresh_job")  # what the sensor starts
     return [
         job.execute_in_process(run_config=r.run_config, instance=instance, tags=r.tags, raise_on_error=False)
         for r in result.run_requests
@@ -92,7 +93,9 @@ def test_a_toy_file_kind_ingests_end_to_end_from_its_declaration_alone(factory_e
     (landing / "toy" / "b.csv").write_text("t1;21\n")
     (landing / "toy" / "readme.txt").write_text("not a csv")
 
-    defs = dg.Definitions.merge(file_kind_definitions(TOY), dg.Definitions(resources=build_resources()))
+    defs = dg.Definitions.merge(
+        ingest_definitions(), file_kind_definitions(TOY), dg.Definitions(resources=build_resources())
+    )
     instance = dg.DagsterInstance.ephemeral()
     runs = _tick_and_run(defs, instance)
     assert len(runs) == 1 and runs[0].success

@@ -418,3 +418,26 @@ def test_secrets_in_warehouse_urls_are_never_shown(factory_env, monkeypatch):
             connect(url, connect_timeout=2)
         for part in (secret, "S3cr@t", "Sup3r"):
             assert part not in str(err.value)
+
+
+def test_a_run_in_another_database_of_the_server_is_not_mistaken_for_ours(factory_env):
+    """Liveness locks are per database: a site with several warehouses on one server (or the
+    test suite) must not see another database's run as alive."""
+    from factory_assets.ingest.ledger import LIVENESS_LOCK
+
+    url = factory_env["warehouse_url"]
+    p = write(factory_env["landing"], PATH.format("DEM12"), day_file())
+    st = p.stat()
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute(
+            "INSERT INTO raw.ingest_ledger (id, source, path, size, mtime, sha256, status, attempts) "
+            "VALUES (1, 'machine_logs', %s, %s, to_timestamp(%s), 'x', 'loading', 1)",
+            (PATH.format("DEM12"), st.st_size, st.st_mtime),
+        )
+    # another database on the same server, whose run holds the lock for its own version 1
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s, 1)", (LIVENESS_LOCK,))
+        with psycopg.connect(url) as conn:
+            (state,) = ledger.ledger_states(conn, "machine_logs").values()
+        assert state.status == "loading" and not state.alive

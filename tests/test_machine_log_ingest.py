@@ -299,3 +299,28 @@ def test_migrations_are_versioned_and_idempotent(warehouse_url):
         conn.execute("UPDATE raw.schema_migrations SET checksum = 'x' WHERE name = '0001_ingest_ledger'")
         with pytest.raises(RuntimeError, match="changed after it was applied"):
             migrate(conn)
+
+
+@pytest.mark.parametrize("day", [DAY, dt.date(2024, 10, 27), dt.date(2024, 3, 31)])  # normal, autumn, spring
+def test_loaded_pieces_are_exactly_the_parsers_rows(factory_env, day):
+    """The loader streams pieces as COPY text built from the raw line; what lands in the table is
+    exactly what the (tuple-producing) parser gives, on ordinary and daylight-saving days, with
+    details that need escaping and pieces before and after job profiles."""
+    data = generate_day("DEM12", day, random.Random(11), malformed=3)
+    data += f"{day:%Y%m%d} 21:00:00|@StukUitgevoerd: tab\there back\\slash\n".encode()
+    data += f"{day:%Y%m%d} 21:00:01|@StukUitgevoerd:\n".encode()
+    data += f"{day:%Y%m%d} 21:00:02|@JobProfiel: L:6500 C:7016\n".encode()  # invalid: no reference
+    data += f"{day:%Y%m%d} 21:00:03|@StukUitgevoerd: after a bad profile\n".encode()
+    write(factory_env["landing"], f"machine_logs/DEM12/{day:%Y%m%d}.LOG", data)
+    assert ingest(day.isoformat()).success
+    expected = parse_log(data, "DEM12", day, "Europe/Paris")
+    got = q(
+        factory_env["warehouse_url"],
+        "SELECT line_no, event_at, job_profile_line_no, reference, details FROM raw.machine_logs__pieces "
+        "ORDER BY line_no",
+    )
+    assert got == [tuple(p) for p in expected.pieces]
+    first, last = q(
+        factory_env["warehouse_url"], "SELECT first_event_at, last_event_at FROM raw.machine_logs__sessions"
+    )[0]
+    assert (first, last) == (expected.first_event_at, expected.last_event_at)

@@ -4,16 +4,32 @@ job and its landing-zone sensor. Every file kind gets exactly the same behaviour
 """
 
 import dagster as dg
+from dagster_shared.record import record
 from pydantic import Field
 
 from factory_assets.ingest.kinds import FileKind
 from factory_assets.ingest.run import IngestReport, run_ingest
-from factory_assets.tags import PHASE_TAG, SOURCE_TAG
+from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG, SOURCE_TAG
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
 LEDGER_KEY = dg.AssetKey(["ingest", "ledger"])
 REJECTS_KEY = dg.AssetKey(["ingest", "rejects"])
+
+
+@record
+class ReadersOfSharedTables(dg.AssetSelection):
+    """Everything downstream of the shared ledger and reject table (nothing if they are absent)."""
+
+    def resolve_inner(self, asset_graph, allow_missing: bool):
+        present = [k for k in (LEDGER_KEY, REJECTS_KEY) if asset_graph.has(k)]
+        if not present:
+            return set()
+        return (
+            dg.AssetSelection.assets(*present)
+            .downstream(include_self=False)
+            .resolve_inner(asset_graph, allow_missing)
+        )
 
 
 class IngestConfig(dg.Config):
@@ -33,16 +49,20 @@ def job_name(kind: FileKind) -> str:
     return f"{kind.source}_ingest_job"
 
 
+def refresh_job_name(kind: FileKind) -> str:
+    return f"{kind.source}_refresh_job"
+
+
 def run_config_for(kind: FileKind, paths: list[str]) -> dict:
     """Run config that limits a run of ``kind``'s job to ``paths``."""
     return {"ops": {asset_name(kind): {"config": {"paths": sorted(paths)}}}}
 
 
 def build_ingest_asset(kind: FileKind, partitions: dg.PartitionsDefinition | None) -> dg.AssetsDefinition:
-    first = [kind.source, kind.tables[0]]
+    first = [kind.key_prefix, kind.tables[0]]
     specs = [
         dg.AssetSpec(
-            [kind.source, table],
+            [kind.key_prefix, table],
             group_name=kind.group,
             partitions_def=partitions,
             code_version=kind.code_version,
@@ -99,12 +119,12 @@ def _results(context: dg.AssetExecutionContext, kind: FileKind, report: IngestRe
         context.log_event(dg.AssetMaterialization(asset_key=key, metadata={"source": kind.source}))
     for table in kind.tables:
         yield dg.MaterializeResult(
-            asset_key=[kind.source, table],
+            asset_key=[kind.key_prefix, table],
             metadata=summary if table == kind.tables[0] else {"files_loaded": summary["files_loaded"]},
         )
     yield dg.AssetCheckResult(
         check_name=kind.check_name,
-        asset_key=[kind.source, kind.tables[0]],
+        asset_key=[kind.key_prefix, kind.tables[0]],
         passed=not report.violations,
         metadata={
             "versions_checked": report.checked_versions,
@@ -123,7 +143,15 @@ def _results(context: dg.AssetExecutionContext, kind: FileKind, report: IngestRe
 
 
 def file_kind_definitions(kind: FileKind) -> dg.Definitions:
-    """Asset, check, job and sensor of one file kind."""
+    """Asset, check, jobs and sensor of one file kind.
+
+    * ``<source>_ingest_job``: the ingestion alone (by hand, ``factory materialize``);
+    * ``<source>_refresh_job``: what the sensor starts: the ingestion **and every dbt model
+      downstream of it** (its date partition for partitioned models, the dependent unpartitioned
+      marts whole) in one run, so a settled file reaches the marts without waiting for the
+      automation sensor's next tick and a second and third run to start. The run carries the
+      ``factory/dbt`` tag, so the run queue still allows one dbt build at a time.
+    """
     from sensors.landing_sensor import build_landing_sensor
 
     partitions = kind.partitions() if kind.partitions else None
@@ -133,6 +161,16 @@ def file_kind_definitions(kind: FileKind) -> dg.Definitions:
         selection=dg.AssetSelection.assets(asset),
         partitions_def=partitions,
         tags={SOURCE_TAG: kind.source, PHASE_TAG: "ingest"},
-        description=f"Ingest new {kind.prefix}/ files (the landing sensor starts it).",
+        description=f"Ingest new {kind.prefix}/ files.",
     )
-    return dg.Definitions(assets=[asset], jobs=[job], sensors=[build_landing_sensor(kind, job)])
+    # what reads the shared ledger and reject table (the data-quality mart) is refreshed too
+    shared = ReadersOfSharedTables()
+    refresh = dg.define_asset_job(
+        refresh_job_name(kind),
+        selection=dg.AssetSelection.assets(asset).downstream() | shared,
+        partitions_def=partitions,
+        tags={SOURCE_TAG: kind.source, **DBT_RUN_TAGS},
+        description=f"Ingest new {kind.prefix}/ files and rebuild everything downstream (the landing sensor "
+        "starts it).",
+    )
+    return dg.Definitions(assets=[asset], jobs=[job, refresh], sensors=[build_landing_sensor(kind, refresh)])

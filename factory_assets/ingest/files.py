@@ -20,6 +20,7 @@ one loaded version per key.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -112,7 +113,7 @@ def _begin_attempt(
                   AND (l.sha256 IS NULL AND l.status IN ('retry', 'loading', 'failed')
                        OR l.status IN ('retry', 'loading') AND NOT EXISTS (
                            SELECT 1 FROM pg_locks k
-                            WHERE k.locktype = 'advisory' AND k.classid = %s::oid
+                            WHERE k.locktype = 'advisory' AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND k.classid = %s::oid
                               AND k.objid::bigint = l.id AND k.objsubid = 2 AND k.granted))""",
             (row[0], row[0], source, entry.path, row[0], LIVENESS_LOCK),
         )
@@ -303,24 +304,24 @@ def _load_in_one_transaction(
                 "WHERE id = %s",
                 (v.ledger_id, v.path, v.path, old[0]),
             )
-        cur.execute(
-            """UPDATE raw.ingest_ledger SET status = 'loaded', error = NULL, rows_in = %s, rows_loaded = %s,
-                      rows_rejected = %s, rows_skipped = %s, rows_duplicate = %s, archived_path = %s,
-                      shrunk = %s, loader_version = %s, loaded_at = now(), updated_at = now()
-                WHERE id = %s""",
-            (
-                counts.rows_in,
-                counts.rows_loaded,
-                counts.rows_rejected,
-                counts.rows_skipped,
-                counts.rows_duplicate,
-                archived,
-                shrunk,
-                kind.code_version,
-                v.ledger_id,
-            ),
-        )
+        _record_counts(cur, v.ledger_id, counts, kind, status="loaded", archived=archived, shrunk=shrunk)
         return Outcome(v.path, "loaded", v.ledger_id, counts=counts, shrunk=shrunk)
+
+
+def _record_counts(cur, ledger_id: int, counts: LoadCounts, kind: FileKind, **also) -> None:
+    """Write a version's row counts (and ``also``: status, archived path, ...) to its ledger row."""
+    names = {"status": "status", "archived": "archived_path", "shrunk": "shrunk"}
+    extra = "".join(f", {names[k]} = %({k})s" for k in also)
+    if also.get("status") == "loaded":
+        extra += ", error = NULL, loaded_at = now()"
+    cur.execute(
+        f"""UPDATE raw.ingest_ledger SET rows_in = %(rows_in)s, rows_loaded = %(rows_loaded)s,
+                   rows_rejected = %(rows_rejected)s, rows_skipped = %(rows_skipped)s,
+                   rows_duplicate = %(rows_duplicate)s, loader_version = %(version)s,
+                   updated_at = now(){extra}
+             WHERE id = %(id)s""",
+        {**dataclasses.asdict(counts), "version": kind.code_version, "id": ledger_id, **also},
+    )
 
 
 def _spool_version(where: LandingZone | None, rel: str | None, sha: str, max_bytes: int) -> Spooled | None:
@@ -372,18 +373,5 @@ def reparse_loaded_version(
             return Outcome(path, "already", ledger_id)
         _replace_rows(cur, kind, ledger_id)
         counts = _run_loader(cur, kind, version, spooled, ledger_id)
-        cur.execute(
-            """UPDATE raw.ingest_ledger SET rows_in = %s, rows_loaded = %s, rows_rejected = %s,
-                      rows_skipped = %s, rows_duplicate = %s, loader_version = %s, updated_at = now()
-                WHERE id = %s""",
-            (
-                counts.rows_in,
-                counts.rows_loaded,
-                counts.rows_rejected,
-                counts.rows_skipped,
-                counts.rows_duplicate,
-                kind.code_version,
-                ledger_id,
-            ),
-        )
+        _record_counts(cur, ledger_id, counts, kind)
     return Outcome(path, "reparsed", ledger_id, counts=counts)

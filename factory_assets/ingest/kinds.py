@@ -109,7 +109,7 @@ class FileKind:
     prefix: str  # landing-zone folder, e.g. "machine_logs"
     classify: Callable[[str], Classified]  # path -> meaning; raises BadName with the reason
     load: Loader
-    tables: tuple[str, ...]  # raw tables written: asset keys [source, table], raw.<source>__<table>
+    tables: tuple[str, ...]  # raw tables written: asset keys [key_prefix, table], raw.<key_prefix>__<table>
     description: str
     # How a new version replaces the one it supersedes (same logical key):
     #   "version":     the rows of every table in ``version_tables`` carry ``file_version_id``;
@@ -130,10 +130,18 @@ class FileKind:
     code_version: str = "1"  # bump when parsing rules change: loaded versions are re-parsed
     check_name: str = "rows_conserved"
     group_name: str | None = None
+    # First part of the asset keys ``[prefix, table]`` and of the raw tables ``raw.<prefix>__<table>``;
+    # None = ``source``. Lets two kinds of one domain (logistics visits and customers: two ledger
+    # sources, two jobs, two sensors) write ``raw.logistics__visits`` and ``raw.logistics__customers``.
+    asset_prefix: str | None = None
 
     @property
     def group(self) -> str:
         return self.group_name or self.source
+
+    @property
+    def key_prefix(self) -> str:
+        return self.asset_prefix or self.source
 
     @property
     def env_prefix(self) -> str:
@@ -154,4 +162,4 @@ class FileKind:
         return settings.settle_s()
 
     def raw_table(self, table: str) -> str:
-        return f"raw.{self.source}__{table}"
+        return f"raw.{self.key_prefix}__{table}"

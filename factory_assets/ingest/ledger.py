@@ -60,7 +60,7 @@ def ledger_states(conn: psycopg.Connection, source: str, prefix: str = "") -> di
         """SELECT l.path, l.size, l.mtime, l.status, l.attempts, l.updated_at,
                   CASE WHEN l.status = 'loading' THEN EXISTS (
                       SELECT 1 FROM pg_locks k
-                       WHERE k.locktype = 'advisory' AND k.classid = %s::oid
+                       WHERE k.locktype = 'advisory' AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND k.classid = %s::oid
                          AND k.objid::bigint = l.id AND k.objsubid = 2 AND k.granted)
                   ELSE false END
              FROM raw.ingest_ledger l
@@ -201,7 +201,7 @@ def settle_orphans(conn: psycopg.Connection, source: str, listing: list[FileEntr
              FROM raw.ingest_ledger l
             WHERE l.source = %s AND l.status IN ('loading', 'retry')
               AND NOT EXISTS (SELECT 1 FROM pg_locks k
-                               WHERE k.locktype = 'advisory' AND k.classid = %s::oid
+                               WHERE k.locktype = 'advisory' AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND k.classid = %s::oid
                                  AND k.objid::bigint = l.id AND k.objsubid = 2 AND k.granted)""",
         (source, LIVENESS_LOCK),
     ).fetchall()

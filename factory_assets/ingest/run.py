@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,6 +127,58 @@ def backfill_logical_keys(conn: psycopg.Connection, kind: FileKind) -> int:
     return len(updates)
 
 
+_lock = threading.Lock()
+
+
+def load_workers() -> int:
+    """Files loaded at the same time by one run (``FACTORY_INGEST_WORKERS``, default 2).
+
+    Two is right for two cores: while one file's rows stream into PostgreSQL (server CPU), the
+    next file is read, hashed and parsed (client CPU). Each worker has its own warehouse
+    connection and landing-zone session; the ledger serialises anything that touches one file.
+    """
+    return max(1, int(os.environ.get("FACTORY_INGEST_WORKERS") or 2))
+
+
+def _load_all(todo, kind, run_id, conn, session: _ZoneSession, arch, record, logger) -> None:
+    for i, (entry, classified) in enumerate(todo, start=1):
+        outcome = ingest_version(conn, session.zone, arch, kind, entry, run_id, classified=classified)
+        record(outcome)
+        if outcome.zone_broken and i < len(todo):
+            session.reopen(logger)
+
+
+def _load_parallel(todo, workers, kind, run_id, warehouse, landing, archive, record, logger) -> None:
+    queue = list(reversed(todo))
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with _zones(landing, archive) as (session, arch), warehouse.connection() as conn:
+                while True:
+                    with _lock:
+                        if not queue:
+                            return
+                        item = queue.pop()
+                    entry, classified = item
+                    outcome = ingest_version(
+                        conn, session.zone, arch, kind, entry, run_id, classified=classified
+                    )
+                    record(outcome)
+                    if outcome.zone_broken:
+                        session.reopen(logger)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the run's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, name=f"ingest-{i}") for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def run_ingest(
     kind: FileKind,
     warehouse: WarehouseResource,
@@ -166,19 +220,25 @@ def run_ingest(
         where = f"{len(partition_keys)} partition(s)" if partition_keys is not None else "the landing zone"
         logger.info(f"{len(pending)} new file version(s) among {len(selected)} file(s) for {where}")
 
-        for i, (entry, _attempts) in enumerate(pending, start=1):
-            outcome = ingest_version(
-                conn, session.zone, arch, kind, entry, run_id, classified=selected[entry.path][1]
-            )
-            report.outcomes.append(outcome)
-            msg = f"[{i}/{len(pending)}] {entry.path}: {outcome.status}"
+        todo = [(entry, selected[entry.path][1]) for entry, _attempts in pending]
+        workers = min(load_workers(), len(todo))
+        done = Counter()
+
+        def record(outcome: Outcome) -> None:
+            with _lock:
+                report.outcomes.append(outcome)
+                done["n"] += 1
+                msg = f"[{done['n']}/{len(todo)}] {outcome.path}: {outcome.status}"
             if outcome.counts:
                 msg += f" ({outcome.counts.rows_in} rows in, {outcome.counts.rows_rejected} rejected)"
             if outcome.error:
                 msg += f" — {outcome.error}"
             (logger.warning if outcome.error else logger.info)(msg)
-            if outcome.zone_broken and i < len(pending):
-                session.reopen(logger)
+
+        if workers <= 1:
+            _load_all(todo, kind, run_id, conn, session, arch, record, logger)
+        else:
+            _load_parallel(todo, workers, kind, run_id, warehouse, landing, archive, record, logger)
 
         # Versions loaded by another code version of the kind (Dagster shows them stale):
         # re-parse them from the archive. Idempotent.

@@ -58,4 +58,5 @@ MACHINE_LOGS = FileKind(
     max_line_bytes=MAX_LINE_BYTES,
     code_version=PARSER_VERSION,
     check_name="lines_conserved",
+    files_per_run=500,  # small files (about 50 KB): a burst is a few runs, not hundreds
 )

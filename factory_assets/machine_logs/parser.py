@@ -62,6 +62,9 @@ class ParsedLog:
     job_profiles: list[tuple] = field(default_factory=list)
     # (line_no, event_at, job_profile_line_no, reference, details)
     pieces: list[tuple] = field(default_factory=list)
+    # with ``pieces_as_copy_text``: the same pieces as lines of PostgreSQL COPY text format
+    # (centre, production_date, line_no, event_at, job_profile_line_no, reference, details)
+    pieces_text: list[str] = field(default_factory=list)
     # (line_no, started_at, ended_at, seconds)
     waits: list[tuple] = field(default_factory=list)
     # (line_no, started_at, ended_at, seconds, end_line_no, closed_at_eof)
@@ -176,6 +179,7 @@ def iter_parse_log(
     *,
     max_line_bytes: int = MAX_LINE_BYTES,
     chunk_size: int = 1 << 20,
+    pieces_as_copy_text: bool = False,
 ) -> Iterator[ParsedLog]:
     """:func:`parse_log` over a stream, progressively: yields the same :class:`ParsedLog` after
     each batch of lines (about ``chunk_size`` bytes).
@@ -184,13 +188,40 @@ def iter_parse_log(
     (the loader does, so memory stays bounded whatever the file size); the counts, first/last
     event and the stop still open at the end of the file are final after the last yield. A line
     longer than ``max_line_bytes`` is rejected (``line_too_long``) with its first bytes as evidence.
+
+    ``pieces_as_copy_text``: pieces go to ``pieces_text`` as ready COPY lines instead of tuples.
+    A piece line is nearly every line of a file, and building its COPY line from the raw text
+    (the local time plus the day's constant UTC offset) costs a fraction of making a datetime and
+    a tuple and encoding them row by row; the loader streams these lines straight into COPY.
     """
     batches = iter_line_batches(stream, max_line_bytes=max_line_bytes, remove_nul=True, chunk_size=chunk_size)
-    return _iter_parse_batches(batches, centre, production_date, tz)
+    return _iter_parse_batches(batches, centre, production_date, tz, pieces_as_copy_text)
+
+
+_NULL = "\\N"  # NULL in COPY text format
+
+
+def copy_text(value: str | None) -> str:
+    """A text field in PostgreSQL COPY text format (``\\N`` for NULL, escapes)."""
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _utc_offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _iter_parse_batches(
-    batches: Iterable[list[str]], centre: str, production_date: date, tz: str | ZoneInfo
+    batches: Iterable[list[str]],
+    centre: str,
+    production_date: date,
+    tz: str | ZoneInfo,
+    as_text: bool = False,
 ) -> Iterator[ParsedLog]:
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     out = ParsedLog(centre=centre, production_date=production_date)
@@ -198,6 +229,14 @@ def _iter_parse_batches(
     clock = _LocalClock(production_date, zone)
     reject = out.rejected.append
     add_piece = out.pieces.append
+    add_text = out.pieces_text.append
+    # COPY text pieces: "<centre>\t<day>\t" ... "<day> <HH:MM:SS><offset>" ... "<profile>\t<ref>"
+    head = f"{copy_text(centre)}\t{production_date.isoformat()}\t"
+    local_day = production_date.isoformat() + " "
+    midnight_utc = datetime(production_date.year, production_date.month, production_date.day, tzinfo=UTC)
+    offset = _utc_offset_text(midnight_utc - clock.base)  # the day's UTC offset (constant-offset days)
+    profile_text = "\\N\t\\N"  # COPY text of (job_profile_line_no, reference) for the next pieces
+    fast_first = fast_last = None  # seconds of day of the first / last fast-path piece
     hour_minute, second = _HOUR_MINUTE, _SECOND
     # Fast path: on a day with a constant UTC offset, a well-formed piece line
     # ``<file day> <HH:MM:SS>|@StukUitgevoerd:<details>`` (nearly every line of a real file) gives
@@ -221,10 +260,21 @@ def _iter_parse_batches(
                 hm = hour_minute.get(raw[9:14])
                 ss = second.get(raw[15:17])
                 if hm is not None and ss is not None and raw[14] == ":":
-                    at = base + (hm + ss)
                     details = raw[34:].strip()
-                    add_piece((line_no, at, profile_line, reference, details or None))
                     parsed += 1
+                    if as_text:
+                        add_text(
+                            f"{head}{line_no}\t{local_day}{raw[9:17]}{offset}\t{profile_text}\t"
+                            f"{copy_text(details) if details else _NULL}\n"
+                        )
+                        secs = hm + ss
+                        if fast_first is None:
+                            fast_first = fast_last = secs
+                        elif secs > fast_last:
+                            fast_last = secs
+                        continue
+                    at = base + (hm + ss)
+                    add_piece((line_no, at, profile_line, reference, details or None))
                     if first is None:
                         first = last = at
                     elif at > last:
@@ -307,7 +357,13 @@ def _iter_parse_batches(
                 continue
 
             if event == "StukUitgevoerd":
-                add_piece((line_no, at, profile_line, reference, details or None))
+                if as_text:
+                    add_text(
+                        f"{head}{line_no}\t{at.isoformat()}\t{profile_text}\t"
+                        f"{copy_text(details) if details else _NULL}\n"
+                    )
+                else:
+                    add_piece((line_no, at, profile_line, reference, details or None))
             elif event == "MachineWait":
                 m = WAIT_RE.match(details)
                 if not m:
@@ -340,6 +396,7 @@ def _iter_parse_batches(
                 job_reference, length_mm, colour = job
                 out.job_profiles.append((line_no, at, job_reference, length_mm, colour, details))
                 profile_line, reference = line_no, job_reference
+                profile_text = f"{line_no}\t{copy_text(job_reference)}"
             elif event == "MachineStop":
                 if open_stop is None:  # a second stop while stopped continues the same period
                     open_stop = (line_no, at)
@@ -359,6 +416,10 @@ def _iter_parse_batches(
     out.lines_in = lines_in
     out.lines_parsed = parsed
     out.lines_blank = blank
+    if fast_first is not None:  # fast-path pieces in text mode kept seconds, not datetimes
+        fast_first_at, fast_last_at = base + fast_first, base + fast_last
+        first = fast_first_at if first is None else min(first, fast_first_at)
+        last = fast_last_at if last is None else max(last, fast_last_at)
     if open_stop is not None:
         start_line, started = open_stop
         end = last if last is not None and last > started else started
