@@ -1,7 +1,8 @@
 # Smart Factory Data Platform — everything a plant engineer runs goes through here.
 #   make demo        set up, start the embedded PostgreSQL, load demo data, serve the Dagster UI
 #   make demo-once   the same, but stop after the first full materialisation (scripts, CI)
-#   make stop        stop the UI, the daemon and the embedded PostgreSQL
+#   make gateway     the HTTP gateway (POST /v1/operations, read endpoints) in the foreground
+#   make stop        stop the UI, the daemon, the gateway and the embedded PostgreSQL
 #   make test        set up and run every check: ruff, pytest (real PostgreSQL, MariaDB, sshd), dbt
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo demo-once stop test lint dbt-parse services clean bench
+.PHONY: setup demo demo-once stop test lint dbt-parse services clean bench gateway
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
@@ -34,12 +35,15 @@ demo: setup
 demo-once: setup
 	$(BIN)/factory demo --no-serve
 
+gateway: setup
+	$(BIN)/factory gateway
+
 stop:
 	@if [ -x $(BIN)/factory ]; then $(BIN)/factory stop; else echo "nothing to stop (not set up)"; fi
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check factory_assets resources sensors
+	$(BIN)/ruff format --check factory_assets resources sensors gateway
 
 services: setup
 	$(BIN)/python -m tests.services

@@ -7,8 +7,9 @@
     factory reprocess                      re-parse loaded file versions (after a parser upgrade), then dbt
     factory retry-failed [--source S] [--path P] [--id N]
                                            give failed file versions a new set of attempts
-    factory serve [--port P]               Dagster webserver + daemon (sensors, automation) until Ctrl-C
-    factory stop                           stop webserver, daemon and the embedded PostgreSQL
+    factory serve [--port P]               Dagster webserver + daemon (sensors, automation) + HTTP gateway
+    factory gateway                        the HTTP gateway alone, in the foreground (uvicorn)
+    factory stop                           stop webserver, daemon, gateway and the embedded PostgreSQL
 
 State lives in ``$FACTORY_HOME`` (default ``./.factory``).
 """
@@ -84,11 +85,16 @@ def prepare_environment() -> dict[str, str]:
     (dh / "dagster.yaml").write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(dh)
     (home / "landing").mkdir(exist_ok=True)
+    from factory_assets.demo.secrets import export_demo_secrets
     from factory_assets.ingest.migrate import ensure_schema
+    from factory_assets.ingest.roles import prepare_bi_reader
 
-    applied = ensure_schema(_resolved("warehouse"))
+    export_demo_secrets()  # demo mode: gateway keys and the bi_reader password, generated once
+    warehouse = _resolved("warehouse")
+    applied = ensure_schema(warehouse)
     if applied:
         print(f"warehouse: applied migrations {', '.join(applied)}")
+    prepare_bi_reader(warehouse)
     return {k: os.environ[k] for k in ("FACTORY_HOME", "DAGSTER_HOME", "FACTORY_DAGSTER_STORAGE_URL")}
 
 
@@ -285,8 +291,52 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+def _gateway_pid() -> int | None:
+    pid_file = run_dir() / "gateway.pid"
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def gateway_url() -> str:
+    from gateway.config import listen_address
+
+    host, port = listen_address()
+    return f"http://{host}:{port}"
+
+
+def start_gateway(logs: Path) -> subprocess.Popen | None:
+    """Start the HTTP gateway (``python -m gateway``) in the background, unless it already runs;
+    waits until it answers. Returns the process started (None if it was running or failed)."""
+    import urllib.request
+
+    if not os.environ.get("FACTORY_GATEWAY_API_KEY"):
+        print("gateway: not started (FACTORY_GATEWAY_API_KEY is not set)")
+        return None
+    if _gateway_pid():
+        return None
+    run_dir().mkdir(parents=True, exist_ok=True)
+    proc = _spawn("gateway", [sys.executable, "-m", "gateway"], logs)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            print(f"gateway: exited at start (port in use?); see {logs / 'gateway.log'}")
+            (run_dir() / "gateway.pid").unlink(missing_ok=True)
+            return None
+        try:
+            with urllib.request.urlopen(gateway_url() + "/openapi.json", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    print(f"gateway: no answer after 60 s; see {logs / 'gateway.log'}")
+    return proc
+
+
 def serve(port: int, *, stop_after: float | None = None) -> int:
-    """Run webserver + daemon until Ctrl-C (or ``stop_after`` seconds); then stop everything."""
+    """Run webserver + daemon + gateway until Ctrl-C (or ``stop_after`` seconds); then stop everything."""
     run_dir().mkdir(parents=True, exist_ok=True)
     logs = settings.factory_home() / "logs"
     ws = REPO_ROOT / "workspace.yaml"
@@ -296,7 +346,10 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
         ),
         _spawn("daemon", [_bin("dagster-daemon"), "run", "-w", str(ws)], logs),
     ]
+    gateway = start_gateway(logs)
     print(f"Dagster UI: http://127.0.0.1:{port}  (logs in {logs}; Ctrl-C or `make stop` to stop)")
+    if gateway is not None or _gateway_pid():
+        print(f"HTTP gateway: {gateway_url()}  (OpenAPI: {gateway_url()}/openapi.json)")
     stopping = False
 
     def _stop(*_):
@@ -310,6 +363,9 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
         if any(p.poll() is not None for p in procs):
             print("a Dagster process exited; see the logs above. Stopping.")
             break
+        if gateway is not None and gateway.poll() is not None:
+            print(f"the HTTP gateway exited; see {logs / 'gateway.log'}. The UI keeps running.")
+            gateway = None
         if stop_after is not None and time.time() - started > stop_after:
             break
         time.sleep(0.5)
@@ -318,7 +374,7 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
 
 
 def stop_all() -> None:
-    for name in ("webserver", "daemon"):
+    for name in ("webserver", "daemon", "gateway"):
         pid_file = run_dir() / f"{name}.pid"
         if not pid_file.exists():
             continue
@@ -341,10 +397,60 @@ def cmd_serve(args) -> int:
     return serve(args.port)
 
 
+def cmd_gateway(_args) -> int:
+    """The gateway in the foreground (``make gateway``): in demo mode with the generated keys."""
+    prepare_environment()
+    from gateway.__main__ import main as gateway_main
+
+    if settings.demo_mode():
+        print(f"gateway: {gateway_url()}  ingest key: {os.environ.get('FACTORY_GATEWAY_API_KEY')}  "
+              f"read key: {os.environ.get('FACTORY_GATEWAY_READ_API_KEY')}")  # fmt: skip
+    return gateway_main([])
+
+
 def cmd_stop(_args) -> int:
     stop_all()
     print("stopped")
     return 0
+
+
+def _demo_operations(seed: int) -> list[dict]:
+    """Demo operation drops into a local landing zone (once); returns the records to POST."""
+    from factory_assets.demo.operations import write_operation_drops
+
+    folder = settings.factory_home() / "landing" / "operations"
+    if not settings.landing_url().startswith("file:"):
+        return []
+    if any(folder.rglob("*.json")):
+        print("demo: operation drops already in the landing zone; not generating")
+        return []
+    drops = write_operation_drops(
+        settings.factory_home() / "landing", seed=seed, timezone=settings.plant_timezone()
+    )
+    print(f"demo: wrote {len(drops.files)} operation drops below {folder} ({drops.records} records)")
+    return drops.post_body
+
+
+def _post_demo_drop(records: list[dict]) -> None:
+    """POST one drop through the running gateway, as a shop-floor app would."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        gateway_url() + "/v1/operations",
+        data=json.dumps(records).encode(),
+        headers={"Content-Type": "application/json", "X-API-KEY": os.environ["FACTORY_GATEWAY_API_KEY"]},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+        print(
+            f"demo: POSTed {answer['records']} records to {gateway_url()}/v1/operations -> {answer['path']}"
+        )
+    except (OSError, urllib.error.HTTPError, ValueError) as exc:
+        print(f"demo: could not POST the demo drop through the gateway ({exc})")
 
 
 def cmd_demo(args) -> int:
@@ -365,11 +471,16 @@ def cmd_demo(args) -> int:
             seed=args.seed,
         )
         print(f"demo: wrote logistics exports {', '.join(p.name for p in written)} below {logistics}")
+    to_post = _demo_operations(args.seed)
     if settings.demo_mode():
         from factory_assets.demo.sql_sources import create_demo_databases
 
         filled = create_demo_databases(seed=args.seed)
         print(f"demo: source databases ready ({', '.join(f'{k}: {v}' for k, v in filled.items())})")
+    if to_post:  # one drop through the HTTP gateway, as a shop-floor app sends it
+        started = start_gateway(settings.factory_home() / "logs")
+        if started is not None or _gateway_pid():
+            _post_demo_drop(to_post)
     materialize_all()
     print(summary_text())
     if args.no_serve:
@@ -415,7 +526,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help="Dagster webserver + daemon until Ctrl-C")
     p.add_argument("--port", type=int, default=int(os.environ.get("FACTORY_UI_PORT") or 3000))
     p.set_defaults(func=cmd_serve)
-    sub.add_parser("stop", help="stop webserver, daemon and embedded PostgreSQL").set_defaults(func=cmd_stop)
+    sub.add_parser("gateway", help="the HTTP gateway in the foreground").set_defaults(func=cmd_gateway)
+    sub.add_parser("stop", help="stop webserver, daemon, gateway and embedded PostgreSQL").set_defaults(
+        func=cmd_stop
+    )
     args = parser.parse_args(argv)
     return args.func(args)
 

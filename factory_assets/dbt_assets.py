@@ -189,8 +189,10 @@ def prepare_warehouse(
     tests and models of any selection read them; the daemon's first automation run on a new
     site must not depend on someone having run ``factory materialize``)."""
     from factory_assets.ingest.migrate import ensure_schema
+    from factory_assets.ingest.roles import prepare_bi_reader
 
     ensure_schema(warehouse)
+    prepare_bi_reader(warehouse, context.log)  # the read-only BI role and its grants (DESIGN.md §7)
     url = warehouse.resolved_url()
     os.environ.update(settings.dbt_env(url))
     missing = _missing_seeds(url, dbt_project().manifest_path)

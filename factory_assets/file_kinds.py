@@ -12,8 +12,9 @@ from factory_assets.ingest.kinds import FileKind
 from factory_assets.logistics.kind import CUSTOMERS as LOGISTICS_CUSTOMERS
 from factory_assets.logistics.kind import VISITS as LOGISTICS_VISITS
 from factory_assets.machine_logs.kind import MACHINE_LOGS
+from factory_assets.operations.kind import OPERATIONS
 
-FILE_KINDS: tuple[FileKind, ...] = (MACHINE_LOGS, LOGISTICS_VISITS, LOGISTICS_CUSTOMERS)
+FILE_KINDS: tuple[FileKind, ...] = (MACHINE_LOGS, LOGISTICS_VISITS, LOGISTICS_CUSTOMERS, OPERATIONS)
 
 
 def kind_for_job(name: str) -> FileKind | None:

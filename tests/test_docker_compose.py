@@ -27,7 +27,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKER_DIR = ROOT / "docker"
 
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
-REQUIRED_SERVICES = ("warehouse", "erp", "sftp", *DAGSTER_SERVICES)
+REQUIRED_SERVICES = ("warehouse", "erp", "sftp", *DAGSTER_SERVICES, "gateway")
 REQUIRED_ENV = (
     "DAGSTER_HOME",
     "DO_NOT_TRACK",
@@ -49,6 +49,8 @@ SITE_ENV = {
     "FACTORY_WAREHOUSE_PASSWORD": "wh-pw-0123",
     "FACTORY_ERP_PASSWORD": "erp-pw-4567",
     "FACTORY_PII_KEY": "pii-key-89ab",
+    "FACTORY_GATEWAY_API_KEY": "gw-key-cdef",
+    "FACTORY_BI_READER_PASSWORD": "bi-pw-0246",
 }
 # Environment names whose value is a secret: it must come from a ${...} variable.
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PII_KEY|API_KEY|SECRET|TOKEN)$")
@@ -619,3 +621,35 @@ def test_required_secrets_must_be_set_in_dotenv(compose, variable):
         resolve(compose, env)
     with pytest.raises(MissingVariableError, match=variable):
         resolve(compose, {**env, variable: ""})  # `:?` also refuses an empty value
+
+
+# --- HTTP gateway ---------------------------------------------------------------------------
+
+
+def test_gateway_runs_the_image_publishes_its_port_and_reaches_its_peers(compose, site, dockerfile):
+    gateway = site["services"]["gateway"]
+    assert gateway["image"] == site["services"]["dagster-code"]["image"] and "build" in gateway
+    assert dockerfile.source_of("/opt/dagster/app/gateway") == dockerfile.context / "gateway"
+    cmd = command_of(site, "gateway")
+    assert cmd[:3] == ["python", "-m", "gateway"] and option(cmd, "--host") == "0.0.0.0"
+    port = int(option(cmd, "--port"))
+    assert container_ports(site, "gateway") == {port}
+    assert gateway["depends_on"]["warehouse"]["condition"] == "service_healthy"
+    assert "sftp" in gateway["depends_on"]
+    assert str(port) in " ".join(gateway["healthcheck"]["test"])
+
+    env = env_of(site, "gateway")
+    code = env_of(site, "dagster-code")
+    assert env["FACTORY_GATEWAY_API_KEY"] == SITE_ENV["FACTORY_GATEWAY_API_KEY"]
+    # it writes where the sensors look, with the same key and pinned host key
+    assert env["FACTORY_LANDING_URL"] == code["FACTORY_LANDING_URL"]
+    for variable in ("FACTORY_SFTP_KEY_FILE", "FACTORY_SFTP_KNOWN_HOSTS"):
+        assert env[variable] == code[variable]
+        assert PurePosixPath(env[variable]).name in gateway["secrets"]
+    # it reads the warehouse as bi_reader, with the password the platform gives that role
+    read = url_parts(env["FACTORY_GATEWAY_READ_URL"])
+    assert (read["user"], read["host"], read["database"]) == ("bi_reader", "warehouse", "factory")
+    assert read["password"] == code["FACTORY_BI_READER_PASSWORD"] == SITE_ENV["FACTORY_BI_READER_PASSWORD"]
+    # least privilege: neither the warehouse owner's URL nor the PII key
+    assert "FACTORY_WAREHOUSE_URL" not in env and "FACTORY_PII_KEY" not in env
+    assert "FACTORY_GATEWAY_API_KEY" not in compose["x-factory-env"]

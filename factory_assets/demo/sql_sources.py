@@ -293,17 +293,18 @@ def _erp_rows(rng: random.Random, today: date, orders: int) -> dict[str, list[di
     return out
 
 
+# Forging weights span 5–1,000 kg (a flange to a large rolled ring), as in the operation drops.
 PIECES = (
-    ("FLG-0100", "Flangia DN100", "C45", 4.2, 4.8, 1150, 1250),
+    ("FLG-0100", "Flangia DN100", "C45", 5.0, 5.6, 1150, 1250),
     ("FLG-0150", "Flangia DN150", "C45", 7.9, 8.7, 1150, 1250),
     ("ALB-2040", "Albero motore 40", "42CrMo4", 12.5, 13.4, 1180, 1240),
     ("ALB-2060", "Albero motore 60", "42CrMo4", 21.0, 22.5, 1180, 1240),
     ("COR-0300", "Corona dentata 300", "16MnCr5", 18.0, 19.5, 1100, 1200),
-    ("BIE-0120", "Biella 120", "C45", 2.1, 2.5, 1150, 1250),
+    ("BIE-0120", "Biella 120", "C45", 5.4, 6.0, 1150, 1250),
     ("MOZ-0080", "Mozzo ruota 80", "C45", 5.5, 6.1, None, None),
-    ("PER-0025", "Perno 25", "C45", 0.4, 0.5, 1100, 1250),
+    ("ANE-1200", "Anello laminato 1200", "42CrMo4", 920.0, 990.0, 1150, 1230),
     ("ANE-0400", "Anello laminato 400", "42CrMo4", 35.0, 38.0, 1150, 1230),
-    ("LEV-0210", "Leva freno 210", "16MnCr5", 1.1, 1.3, 1100, 1200),
+    ("LEV-0210", "Leva freno 210", "16MnCr5", 6.5, 7.2, 1100, 1200),
 )
 MES_STATES = (("COMPLETATO", 0.35), ("IN CORSO", 0.3), ("IN ATTESA", 0.3), ("ANNULLATO", 0.05))
 

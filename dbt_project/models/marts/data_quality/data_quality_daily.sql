@@ -84,6 +84,24 @@ inventory_lines as (
     group by 1, 2, 3
 ),
 
+operation_anomalies as (
+    -- Field-level anomalies of accepted operation records (marts.operation_anomalies, DESIGN.md
+    -- §6.4): the record was loaded with the field NULL (or kept, for OUT_OF_PIECE_RANGE), so it
+    -- is counted per anomaly, not as a rejected record, on the operation's plant-local day, with
+    -- reason 'anomaly:<CODE>:<field>' (e.g. 'anomaly:OUT_OF_RANGE:peso_effettivo'). Anomalies the
+    -- operator reported (OPERATOR_REPORTED) are shop-floor events, not data defects: not counted.
+    -- Operation records rejected whole come through raw.ingest_rejects (file_rows above).
+    select
+        day,
+        'operations'::text              as source,
+        'anomaly:' || code || coalesce(':' || regexp_replace(field, '\[[0-9]+\]$', ''), '') as reason,
+        count(*)                        as rejected_rows,
+        count(distinct file_version_id) as file_versions
+    from {{ ref('operation_anomalies') }}
+    where code <> 'OPERATOR_REPORTED'
+    group by 1, 2, 3
+),
+
 unioned as (
     select * from file_rows
     union all
@@ -94,6 +112,8 @@ unioned as (
     select * from sql_sync_conversions
     union all
     select * from inventory_lines
+    union all
+    select * from operation_anomalies
 )
 
 select
