@@ -62,11 +62,12 @@ def mart_count_lines(conn: psycopg.Connection) -> list[str]:
 
 
 def _sections() -> list[Callable[[psycopg.Connection], list[str]]]:
+    from factory_assets.inventory.summary import summary_lines as inventory
     from factory_assets.logistics.summary import summary_lines as logistics
     from factory_assets.machine_logs.summary import summary_lines as machine_logs
     from factory_assets.operations.summary import summary_lines as operations
 
-    return [ledger_lines, machine_logs, logistics, operations, data_quality_lines, mart_count_lines]
+    return [ledger_lines, machine_logs, logistics, operations, inventory, data_quality_lines, mart_count_lines]
 
 
 def summary_lines(conn: psycopg.Connection) -> list[str]:
