@@ -48,6 +48,12 @@ MARTS = {
     "has_log boolean, planned_busy_time_h numeric, actual_production_time_h numeric, stops bigint, waits bigint, "
     "pieces bigint, availability numeric, performance numeric, quality numeric, oee numeric, "
     "oee_excluding_quality numeric, mtbf_s numeric, mttr_s numeric",
+    "sla_by_technician_daily": "visit_date date, technician_key text, visits integer, on_time_visits integer, "
+    "late_visits integer, sla_pct numeric",
+    "sla_by_base_daily": "visit_date date, base text, visits integer, on_time_visits integer, late_visits integer, "
+    "sla_pct numeric",
+    "productivity_by_technician_monthly": "month date, technician_key text, visits integer, business_days integer, "
+    "visits_per_business_day numeric",
 }
 
 

@@ -125,6 +125,10 @@ class FileKind:
     partitions: Callable[[], dg.PartitionsDefinition] | None = None  # built when definitions load
     settle_s: float | None = None  # None: FACTORY_SETTLE_S
     files_per_run: int = 50  # files a sensor-requested run takes at most
+    # Files loaded at the same time by one run. More than 1 only for kinds whose files never
+    # depend on each other's load order (machine logs: one session per file); a kind whose rule
+    # is "first copy wins" or "last file wins" loads in path order, one at a time.
+    load_workers: int = 1
     max_file_bytes: int = 2 << 30  # larger files are quarantined whole (file_too_large)
     max_line_bytes: int = 64 << 10  # longer lines are rejected (line_too_long), evidence kept
     code_version: str = "1"  # bump when parsing rules change: loaded versions are re-parsed

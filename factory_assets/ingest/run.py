@@ -130,14 +130,17 @@ def backfill_logical_keys(conn: psycopg.Connection, kind: FileKind) -> int:
 _lock = threading.Lock()
 
 
-def load_workers() -> int:
-    """Files loaded at the same time by one run (``FACTORY_INGEST_WORKERS``, default 2).
+def load_workers(kind: FileKind) -> int:
+    """Files one run of ``kind`` loads at the same time: the kind's ``load_workers`` (machine logs:
+    2), which ``FACTORY_INGEST_WORKERS`` may change for kinds that allow more than one.
 
     Two is right for two cores: while one file's rows stream into PostgreSQL (server CPU), the
     next file is read, hashed and parsed (client CPU). Each worker has its own warehouse
     connection and landing-zone session; the ledger serialises anything that touches one file.
     """
-    return max(1, int(os.environ.get("FACTORY_INGEST_WORKERS") or 2))
+    if kind.load_workers <= 1:
+        return 1
+    return max(1, int(os.environ.get("FACTORY_INGEST_WORKERS") or kind.load_workers))
 
 
 def _load_all(todo, kind, run_id, conn, session: _ZoneSession, arch, record, logger) -> None:
@@ -221,7 +224,7 @@ def run_ingest(
         logger.info(f"{len(pending)} new file version(s) among {len(selected)} file(s) for {where}")
 
         todo = [(entry, selected[entry.path][1]) for entry, _attempts in pending]
-        workers = min(load_workers(), len(todo))
+        workers = min(load_workers(kind), len(todo))
         done = Counter()
 
         def record(outcome: Outcome) -> None:

@@ -59,4 +59,5 @@ MACHINE_LOGS = FileKind(
     code_version=PARSER_VERSION,
     check_name="lines_conserved",
     files_per_run=500,  # small files (about 50 KB): a burst is a few runs, not hundreds
+    load_workers=2,  # sessions are independent: load two files at a time
 )
