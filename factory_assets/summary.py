@@ -67,7 +67,15 @@ def _sections() -> list[Callable[[psycopg.Connection], list[str]]]:
     from factory_assets.machine_logs.summary import summary_lines as machine_logs
     from factory_assets.operations.summary import summary_lines as operations
 
-    return [ledger_lines, machine_logs, logistics, operations, inventory, data_quality_lines, mart_count_lines]
+    return [
+        ledger_lines,
+        machine_logs,
+        logistics,
+        operations,
+        inventory,
+        data_quality_lines,
+        mart_count_lines,
+    ]
 
 
 def summary_lines(conn: psycopg.Connection) -> list[str]:
