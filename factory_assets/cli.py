@@ -172,7 +172,7 @@ def _execute(job, label: str, *, tags: dict | None = None, run_config: dict | No
     return result.success
 
 
-def materialize_all(partition_keys: dict[str, list[str]] | None = None) -> None:
+def materialize_all(partition_keys: dict[str, list[str]] | None = None, *, dbt: bool = True) -> None:
     """Run every ingest job of the code location, then every dbt job.
 
     A date-partitioned job runs once over the range of dates that have files (or, for
@@ -203,6 +203,9 @@ def materialize_all(partition_keys: dict[str, list[str]] | None = None) -> None:
         _execute(
             job, f"running {job.name} for {len(keys)} day(s): {keys[0]} .. {keys[-1]}", tags=_range_tags(keys)
         )
+    if not dbt:
+        print("dbt models not built now (--ingest-only): the daemon's automation builds them")
+        return
     dbt_jobs = _jobs(defs, "dbt")
     for job in [j for j in dbt_jobs if j.partitions_def is not None]:
         name = job.name.removeprefix("dbt_build_")
@@ -260,9 +263,9 @@ def unconfigured_sql_sources() -> list[str]:
     return [s for s in SOURCES if not os.environ.get(url_variable(s))]
 
 
-def cmd_materialize(_args) -> int:
+def cmd_materialize(args) -> int:
     prepare_environment()
-    materialize_all()
+    materialize_all(dbt=not getattr(args, "ingest_only", False))
     return cmd_summary(None)
 
 
@@ -513,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=7)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=cmd_generate)
-    sub.add_parser("materialize", help="materialise every asset once").set_defaults(func=cmd_materialize)
+    p = sub.add_parser("materialize", help="materialise every asset once")
+    p.add_argument("--ingest-only", action="store_true", help="run the ingest jobs only, not the dbt jobs")
+    p.set_defaults(func=cmd_materialize)
     sub.add_parser("summary", help="print what is loaded").set_defaults(func=cmd_summary)
     sub.add_parser(
         "reprocess", help="re-parse loaded file versions with the current parsers, then dbt build"

@@ -76,13 +76,13 @@ def test_materialize_with_a_local_landing_url_and_archive_url(factory_env, dagst
     (landing / "machine_logs" / "DIR" / f"{DAY:%Y%m%d}.LOG").mkdir(parents=True)
     env = _site_env(factory_env, dagster_storage_url, FACTORY_MAX_ATTEMPTS="1")
     with unreadable_file(landing / "machine_logs" / "LOCKED" / f"{DAY:%Y%m%d}.LOG"):
-        out = _factory(env, "materialize")
+        out = _factory(env, "materialize", "--ingest-only")  # dbt through the CLI: test_end_to_end
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "unsupported landing-zone URL scheme" not in out.stdout + out.stderr
     assert "machine_logs_ingest_job for 1 day(s)" in out.stdout
     assert "erp_sql_sync: source not configured" in out.stdout  # not a demo: unset sources are skipped
     with psycopg.connect(factory_env["warehouse_url"]) as conn:
-        assert conn.execute("SELECT count(*) FROM marts.machine_sessions").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM raw.machine_logs__sessions").fetchone()[0] == 2
         ledger = dict(
             conn.execute("SELECT path, status || ': ' || coalesce(error, '') FROM raw.ingest_ledger")
         )
@@ -109,11 +109,11 @@ def test_materialize_and_up_with_an_sftp_landing_zone(factory_env, dagster_stora
         FACTORY_SFTP_KEY_FILE=str(sshd_server.client_key),
         FACTORY_SFTP_KNOWN_HOSTS=str(sshd_server.known_hosts),
     )
-    out = _factory(env, "materialize")
+    out = _factory(env, "materialize", "--ingest-only")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     with psycopg.connect(factory_env["warehouse_url"]) as conn:
         assert conn.execute("SELECT count(*) FROM raw.machine_logs__sessions").fetchone()[0] == 2
-        assert conn.execute("SELECT count(*) FROM marts.machine_sessions").fetchone()[0] == 2
+    assert "dbt models not built now (--ingest-only)" in out.stdout
     assert len(list(archive.rglob("*.LOG"))) == 2
 
     # `factory up` shows the landing zone without the password, whatever it contains
@@ -134,7 +134,7 @@ def test_retry_failed_rearms_versions_from_the_cli(factory_env, dagster_storage_
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the archive needs a folder")
     env = _site_env(factory_env, dagster_storage_url, FACTORY_MAX_ATTEMPTS="1")
-    out = _factory(env, "materialize")
+    out = _factory(env, "materialize", "--ingest-only")
     with psycopg.connect(factory_env["warehouse_url"]) as conn:
         rows = conn.execute("SELECT path, status, attempts FROM raw.ingest_ledger ORDER BY path").fetchall()
     assert [(r[0].split("/")[1], r[1]) for r in rows] == [("DEM12", "failed"), ("SU12", "loaded")], (
@@ -146,7 +146,7 @@ def test_retry_failed_rearms_versions_from_the_cli(factory_env, dagster_storage_
     out = _factory(env, "retry-failed", "--source", "machine_logs")
     assert out.returncode == 0, out.stderr
     assert "1 failed version(s) re-armed" in out.stdout
-    out = _factory(env, "materialize")
+    out = _factory(env, "materialize", "--ingest-only")
     assert out.returncode == 0, out.stdout[-3000:]
     with psycopg.connect(factory_env["warehouse_url"]) as conn:
         assert conn.execute("SELECT count(*) FROM raw.machine_logs__sessions").fetchone()[0] == 2
