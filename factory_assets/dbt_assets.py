@@ -18,6 +18,7 @@
 import functools
 import json
 import os
+import shutil
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -159,10 +160,71 @@ def partitioned_models(manifest_path: Path) -> dict[str, list[str]]:
 
 
 def partition_date_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """dbt vars of a partitioned run: the first and last date of its partition range
-    (inclusive, plant-local ISO dates = the partition keys)."""
+    """The date window of a partitioned run: the first and last date of its partition range
+    (inclusive, plant-local ISO dates = the partition keys), as the environment variables that
+    macros/partition_window.sql reads."""
     keys = context.partition_key_range
-    return {"min_date": keys.start, "max_date": keys.end}
+    return {"FACTORY_DBT_MIN_DATE": keys.start, "FACTORY_DBT_MAX_DATE": keys.end}
+
+
+KEEP_TARGETS = 10  # per-invocation dbt target folders kept for debugging (each holds a manifest copy)
+
+
+def _run_dbt(context, dbt: DbtCliResource, env: dict[str, str] | None = None):
+    """Build the selected models, then test them, and tidy up after dbt.
+
+    * Models (and seeds, snapshots) first, then their tests and unit tests (``dbt test``), in the same
+      step: a mart is visible as soon as its SQL ran instead of after every test of everything
+      upstream; test results still arrive as asset checks a few seconds later (and a failure
+      alerts), they just do not hold the marts back.
+    * Runs of the same project share dbt's partial-parse file: the one a run leaves is copied
+      back to ``dbt_project/target`` (the next invocation starts from it), so an unchanged project
+      is not parsed again; ``env`` (the date window) does not invalidate it as ``--vars`` would.
+    * Each invocation has its own target folder; only the newest :data:`KEEP_TARGETS` are kept,
+      so a site running for years does not fill its disk with manifests.
+    """
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        models = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+        for command in (models, ["test"]):
+            invocation = dbt.cli(command, context=context)
+            yield from invocation.stream()
+            _keep_partial_parse(invocation.target_path)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _prune_targets()
+
+
+def _keep_partial_parse(target: Path) -> None:
+    source = Path(target) / "partial_parse.msgpack"
+    if source.exists():
+        dest = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+        tmp = dest.with_name(f".partial_parse.{os.getpid()}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, dest)
+
+
+def _prune_targets() -> None:
+    root = DBT_PROJECT_DIR / "target"
+    runs = (
+        sorted(
+            (
+                p
+                for p in root.iterdir()
+                if p.is_dir() and (p / "run_results.json").exists() and p.name not in ("compiled", "run")
+            ),
+            key=lambda p: p.stat().st_mtime,
+        )
+        if root.exists()
+        else []
+    )
+    for old in runs[:-KEEP_TARGETS]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _missing_seeds(url: str, manifest_path: Path) -> list[str]:
@@ -218,8 +280,7 @@ def _build_partitioned(
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         prepare_warehouse(context, dbt, warehouse)
-        dbt_vars = json.dumps(partition_date_vars(context))
-        yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+        yield from _run_dbt(context, dbt, env=partition_date_vars(context))
 
     return _models
 
@@ -239,7 +300,7 @@ def _build_unpartitioned(exclude: list[str]) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
         prepare_warehouse(context, dbt, warehouse)
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from _run_dbt(context, dbt)
 
     return factory_dbt_models
 

@@ -136,17 +136,20 @@ def test_no_dbt_test_reads_models_of_both_dbt_definitions():
         ),
     ],
 )
-def test_a_partitioned_dbt_run_passes_its_dates_as_vars(monkeypatch, partition_key, expected):
-    import json
+def test_a_partitioned_dbt_run_passes_its_dates_to_dbt(monkeypatch, partition_key, expected, tmp_path):
+    """The date window goes to dbt in the environment (not --vars: a run per date would make dbt
+    re-parse the whole project each time); models are built first, then tested."""
+    import os
 
     from factory_assets import dbt_assets
 
-    calls: list[list[str]] = []
+    calls: list[tuple[list[str], dict]] = []
 
     class RecordingDbt(dg.ConfigurableResource):
         def cli(self, args, context):
-            calls.append(list(args))
-            return type("Invocation", (), {"stream": lambda _self: iter(())})()
+            env = {k: os.environ.get(k) for k in ("FACTORY_DBT_MIN_DATE", "FACTORY_DBT_MAX_DATE")}
+            calls.append((list(args), env))
+            return type("Invocation", (), {"stream": lambda _self: iter(()), "target_path": tmp_path})()
 
     monkeypatch.setattr(dbt_assets, "prepare_warehouse", lambda context, dbt, warehouse: None)
     assets = dbt_assets.build_dbt_assets({"machine_logs": machine_log_partitions()})[0]
@@ -164,10 +167,14 @@ def test_a_partitioned_dbt_run_passes_its_dates_as_vars(monkeypatch, partition_k
         [assets], resources={"dbt": RecordingDbt(), "warehouse": RecordingDbt()}, **kwargs
     )
     assert result.success
-    assert len(calls) == 1
-    args = calls[0]
-    assert args[0] == "build"
-    assert json.loads(args[args.index("--vars") + 1]) == expected
+    assert [args[0] for args, _ in calls] == ["build", "test"]
+    assert "test" in calls[0][0] and "unit_test" in calls[0][0]  # excluded from the first step
+    window = {
+        "min_date": calls[0][1]["FACTORY_DBT_MIN_DATE"],
+        "max_date": calls[0][1]["FACTORY_DBT_MAX_DATE"],
+    }
+    assert window == expected and calls[1][1] == calls[0][1]
+    assert os.environ.get("FACTORY_DBT_MIN_DATE") is None  # not left behind for the next step
 
 
 def test_secrets_are_env_vars_not_values(monkeypatch):
