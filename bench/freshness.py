@@ -109,6 +109,31 @@ class Platform:
         subprocess.run([str(BIN / "factory"), "stop"], env=self.env, capture_output=True)
 
 
+def wait_idle(platform: Platform, timeout: float = 900) -> float:
+    """Wait until no run is queued or in progress twice in a row, 10 s apart (the first ticks of
+    a new daemon catch up on every asset; that is start-up work, not a file's latency)."""
+    import dagster as dg
+
+    instance = platform.instance()
+    t0 = time.time()
+    quiet = 0
+    time.sleep(15)
+    while time.time() - t0 < timeout and quiet < 2:
+        busy = instance.get_runs_count(
+            dg.RunsFilter(
+                statuses=[
+                    dg.DagsterRunStatus.QUEUED,
+                    dg.DagsterRunStatus.NOT_STARTED,
+                    dg.DagsterRunStatus.STARTING,
+                    dg.DagsterRunStatus.STARTED,
+                ]
+            )
+        )
+        quiet = quiet + 1 if busy == 0 else 0
+        time.sleep(10)
+    return time.time() - t0
+
+
 def drop(home: Path, centre: str, day: date, seed: int) -> str:
     from factory_assets.demo.machine_logs import generate_day
 
@@ -130,6 +155,7 @@ def observe(platform: Platform, paths: dict[str, tuple[str, date]], since: float
 
     instance = platform.instance()
     out: dict[str, dict] = {p: {} for p in paths}
+    run_ids: dict[str, str] = {}
     deadline = time.time() + timeout
     while time.time() < deadline:
         runs = instance.get_run_records(dg.RunsFilter(tags={"factory/source": "machine_logs"}), limit=500)
@@ -139,7 +165,9 @@ def observe(platform: Platform, paths: dict[str, tuple[str, date]], since: float
                 continue
             cfg = r.dagster_run.run_config or {}
             for p in cfg.get("ops", {}).get("machine_logs_ingest", {}).get("config", {}).get("paths", []):
-                requested[p] = min(requested.get(p, 1e18), r.create_timestamp.timestamp())
+                if r.create_timestamp.timestamp() < requested.get(p, 1e18):
+                    requested[p] = r.create_timestamp.timestamp()
+                    run_ids[p] = r.dagster_run.run_id
         with psycopg.connect(platform.warehouse) as conn:
             loaded = dict(
                 conn.execute(
@@ -178,12 +206,48 @@ def observe(platform: Platform, paths: dict[str, tuple[str, date]], since: float
         if all_done:
             break
         time.sleep(0.5)
+    _run_phases(instance, out, run_ids)
     return out
+
+
+PHASE_EVENTS = {"PIPELINE_STARTING": "dequeued", "PIPELINE_START": "started"}
+
+
+def _run_phases(instance, out: dict, run_ids: dict[str, str]) -> None:
+    """Where the time of each file's run went: queued (created -> dequeued), launch (dequeued ->
+    the run process has loaded the code and starts), then the steps inside the run."""
+    for path, run_id in run_ids.items():
+        o = out[path]
+        records = instance.get_records_for_run(run_id, limit=5000).records
+        for rec in records:
+            ev = rec.event_log_entry
+            if not ev.is_dagster_event:
+                continue
+            kind = ev.dagster_event.event_type_value
+            if kind in PHASE_EVENTS:
+                o.setdefault(PHASE_EVENTS[kind], ev.timestamp)
+            elif kind == "STEP_START" and "dbt" in (ev.step_key or ""):
+                o.setdefault("dbt_step", ev.timestamp)
+
+
+BUDGET = (  # consecutive phases of one file, from the run's creation (the file is stable)
+    ("queued", "stable", "dequeued"),
+    ("launch", "dequeued", "started"),
+    ("ingest", "started", "loaded"),
+    ("to_dbt", "loaded", "dbt_step"),
+    ("dbt_to_mart", "dbt_step", "mart"),
+    ("mart_to_all", "mart", "all"),
+)
 
 
 def steps(results: dict) -> dict[str, list[float]]:
     d: dict[str, list[float]] = {"stable_to_loaded": [], "stable_to_mart": [], "stable_to_all": []}
+    for name, *_ in BUDGET:
+        d[f"  {name}"] = []
     for o in results.values():
+        for name, a, b in BUDGET:
+            if a in o and b in o:
+                d[f"  {name}"].append(o[b] - o[a])
         if {"stable", "loaded"} <= o.keys():
             d["stable_to_loaded"].append(o["loaded"] - o["stable"])
         if {"stable", "mart"} <= o.keys():
@@ -224,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"platform ready and daemon started in {time.time() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}"
         )
-        time.sleep(20)  # let the daemon's first ticks (and any catch-up runs) settle
+        waited = wait_idle(platform)  # the daemon's first ticks and catch-up runs are not the file's
+        print(f"daemon idle (no queued or running run) after {waited:.0f} s")
         rounds: dict = {}
         first_day = datetime.now(UTC).date() - timedelta(days=40)
         for i in range(args.rounds):

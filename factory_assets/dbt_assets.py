@@ -35,12 +35,18 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG
+from factory_assets.ingest.factory import SHARED_TABLE_KEYS
+from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG, SHARED_SCOPE_TAG
 from resources import settings
 from resources.warehouse import WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 PARTITIONS_META = "factory_partitions"  # model config meta key naming the model's partitioning
+# Model config meta key: ``own_source`` = the model reads only its own domain's rows of the shared
+# ledger / reject table (it joins them to its domain's raw tables). Another source's files update
+# those shared tables without changing the model, so such updates neither make it stale for the
+# automation nor pull it into that source's refresh runs (SHARED_SCOPE_TAG, ReadersOfSharedTables).
+SHARED_TABLES_META = "factory_shared_tables"
 
 
 def dbt_executable() -> str:
@@ -138,9 +144,19 @@ class FactoryTranslator(DagsterDbtTranslator):
     ) -> dg.AutomationCondition | None:
         if dbt_resource_props["resource_type"] not in ("model", "snapshot"):
             return None
-        if (dbt_resource_props.get("config", {}).get("meta") or {}).get(PARTITIONS_META):
-            return raw_to_partition_condition()
-        return raw_to_marts_condition()
+        meta = dbt_resource_props.get("config", {}).get("meta") or {}
+        condition = raw_to_partition_condition() if meta.get(PARTITIONS_META) else raw_to_marts_condition()
+        if meta.get(SHARED_TABLES_META) == "own_source":
+            # its own raw tables are updated by the same runs as its rows of the shared tables
+            condition = condition.ignore(dg.AssetSelection.assets(*SHARED_TABLE_KEYS))
+        return condition
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = dict(super().get_tags(dbt_resource_props))
+        meta = dbt_resource_props.get("config", {}).get("meta") or {}
+        if meta.get(SHARED_TABLES_META) == "own_source":
+            tags[SHARED_SCOPE_TAG] = "own_source"
+        return tags
 
 
 TRANSLATOR = FactoryTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

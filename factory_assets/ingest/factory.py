@@ -9,27 +9,38 @@ from pydantic import Field
 
 from factory_assets.ingest.kinds import FileKind
 from factory_assets.ingest.run import IngestReport, run_ingest
-from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG, SOURCE_TAG
+from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG, SHARED_SCOPE_TAG, SOURCE_TAG
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
 LEDGER_KEY = dg.AssetKey(["ingest", "ledger"])
 REJECTS_KEY = dg.AssetKey(["ingest", "rejects"])
+SHARED_TABLE_KEYS = (LEDGER_KEY, REJECTS_KEY)
 
 
 @record
 class ReadersOfSharedTables(dg.AssetSelection):
-    """Everything downstream of the shared ledger and reject table (nothing if they are absent)."""
+    """What every ingestion run must refresh because it reads the shared ledger and reject table
+    for *all* sources (the data-quality models), and everything downstream of that.
+
+    Readers tagged ``factory/shared_tables=own_source`` (a domain's staging model joining its own
+    raw tables to the ledger) are left out with what is downstream of them: a machine-log file
+    does not change the operations models, and rebuilding them in every machine-log run cost
+    about half of that run's dbt time. Their own source's runs reach them through their raw
+    tables. Nothing is selected when the shared tables are absent.
+    """
 
     def resolve_inner(self, asset_graph, allow_missing: bool):
-        present = [k for k in (LEDGER_KEY, REJECTS_KEY) if asset_graph.has(k)]
-        if not present:
-            return set()
-        return (
-            dg.AssetSelection.assets(*present)
-            .downstream(include_self=False)
-            .resolve_inner(asset_graph, allow_missing)
-        )
+        frontier = [k for k in SHARED_TABLE_KEYS if asset_graph.has(k)]
+        seen: set[dg.AssetKey] = set()
+        while frontier:
+            key = frontier.pop()
+            for child in asset_graph.get(key).child_keys:
+                if child in seen or asset_graph.get(child).tags.get(SHARED_SCOPE_TAG) == "own_source":
+                    continue
+                seen.add(child)
+                frontier.append(child)
+        return seen
 
 
 class IngestConfig(dg.Config):

@@ -1,3 +1,6 @@
+{{ config(meta={'factory_shared_tables': 'own_source'}) }}
+-- (reads only this domain's rows of the shared ledger: another source's files do not make it stale)
+
 -- Customers without their personal data (DESIGN.md §6.7): the pseudonym and what was given.
 -- Name, email and phone stay in raw.logistics__customers, which the BI role cannot read.
 select

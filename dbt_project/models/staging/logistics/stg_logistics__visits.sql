@@ -1,3 +1,6 @@
+{{ config(meta={'factory_shared_tables': 'own_source'}) }}
+-- (reads only this domain's rows of the shared ledger: another source's files do not make it stale)
+
 -- Service visits with pseudonyms instead of personal data (DESIGN.md §6.7): the technician's
 -- name becomes technician_key, the customer id becomes the customer's customer_key (from the
 -- customers export; NULL while the customer is in no export, and after an erasure).

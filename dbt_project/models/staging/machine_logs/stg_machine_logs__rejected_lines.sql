@@ -1,4 +1,4 @@
-{{ config(meta={'factory_partitions': none}) }}
+{{ config(meta={'factory_partitions': none, 'factory_shared_tables': 'own_source'}) }}
 
 -- Lines of the current machine-log sessions that could not be parsed, one row each with its
 -- reason code. They live in the shared reject table (raw.ingest_rejects) since the ingestion

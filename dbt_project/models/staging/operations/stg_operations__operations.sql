@@ -1,3 +1,6 @@
+{{ config(meta={'factory_shared_tables': 'own_source'}) }}
+-- (reads only this domain's rows of the shared ledger: another source's files do not make it stale)
+
 -- Accepted forging / CNC operation records, English names (DESIGN.md §6.4). Only rows of loaded
 -- drops exist in raw (a replaced drop's rows are deleted with it).
 select
