@@ -193,7 +193,7 @@ class SmtpTarget:
                 if cfg.user:
                     smtp.login(cfg.user, cfg.password or "")
                 smtp.send_message(msg)
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
             raise RuntimeError(f"{where}: {type(exc).__name__}: {exc}") from None
 
     def secrets(self) -> list[str]:

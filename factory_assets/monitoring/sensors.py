@@ -54,9 +54,13 @@ def run_failure_alert(context: dg.RunFailureSensorContext, secrets: list[str]) -
     steps = []
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
+        while error is not None and error.cause is not None:  # Dagster's wrapper -> the user's error
+            error = error.cause
         message = error.message.strip() if error else (event.message or "")
         steps.append({"step": event.step_key, "error": scrub(message, secrets)[:1000]})
     failure = context.failure_event
+    record = context.instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and record.end_time else datetime.now(UTC).timestamp()
     return Alert(
         id=f"run_failure:{run.run_id}",
         kind="run_failure",
@@ -70,7 +74,7 @@ def run_failure_alert(context: dg.RunFailureSensorContext, secrets: list[str]) -
             "message": scrub(failure.message or "", secrets)[:1000],
             "failed_steps": steps[:10],
         },
-        at=_when(failure.timestamp),
+        at=_when(ended),
     )
 
 
@@ -83,7 +87,21 @@ def build_run_failure_sensor(interval: int) -> dg.SensorDefinition:
     )
     def alert_on_run_failure(context: dg.RunFailureSensorContext):
         notifier = Notifier.from_env(logger=context.log)
-        notifier.send(run_failure_alert(context, notifier.secrets()))
+        run = context.dagster_run
+        try:
+            alert = run_failure_alert(context, notifier.secrets())
+        except Exception as exc:  # noqa: BLE001 - Dagster moves its cursor on even if we raise: alert anyway
+            alert = Alert(
+                id=f"run_failure:{run.run_id}",
+                kind="run_failure",
+                title=f"Run of {run.job_name} failed",
+                details={
+                    "run_id": run.run_id,
+                    "job": run.job_name,
+                    "note": f"details unavailable: {exc!r}"[:500],
+                },
+            )
+        notifier.send(alert)
 
     return alert_on_run_failure
 
@@ -129,6 +147,11 @@ def _latest_check_event_id(instance: dg.DagsterInstance) -> int:
 
 def evaluate_check_alerts(context: dg.SensorEvaluationContext, notifier: Notifier) -> str:
     """One tick: alerts for the check evaluations after the cursor; returns a short summary."""
+    if context.instance.event_log_storage.is_run_sharded:
+        # storage ids are per run there, so "every evaluation after id N" cannot be asked
+        return (
+            "check alerts need a non-run-sharded event log (PostgreSQL, as deployed; or consolidated SQLite)"
+        )
     if not context.cursor:
         after = _latest_check_event_id(context.instance)
         context.update_cursor(json.dumps({"after": after, "failing": {}}))
