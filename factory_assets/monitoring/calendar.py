@@ -9,7 +9,7 @@ daylight-saving day counts 23 or 25 hours, as the clock on the shop floor does).
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,7 +48,9 @@ def working_days() -> frozenset[int]:
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
+    """Local midnight as a UTC instant (arithmetic between two datetimes of one ``ZoneInfo`` is
+    wall-clock arithmetic in Python, which would make every day 24 h long)."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def working_hours_between(start: datetime, end: datetime, tz: str, days: frozenset[int]) -> float:
@@ -56,6 +58,7 @@ def working_hours_between(start: datetime, end: datetime, tz: str, days: frozens
     if end <= start:
         return 0.0
     zone = ZoneInfo(tz)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     first = start.astimezone(zone).date()
     last = end.astimezone(zone).date()
     if (last - first).days > MAX_DAYS:
