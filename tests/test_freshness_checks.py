@@ -3,6 +3,8 @@ Dagster asset checks on a PostgreSQL-backed Dagster instance."""
 
 import hashlib
 import json
+import os
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from factory_assets.demo.machine_logs import generate_day
 from factory_assets.file_kinds import FILE_KINDS
 from factory_assets.ingest.migrate import migrate
 from factory_assets.machine_logs.kind import MACHINE_LOGS
@@ -28,9 +31,12 @@ from factory_assets.monitoring.freshness import (
     sync_history,
 )
 from factory_assets.monitoring.sensors import build_check_alert_sensor
+from factory_assets.resources_config import build_resources
 from factory_assets.sql_sources.tables import table_spec
 from resources import settings
 from resources.warehouse import WarehouseResource
+from tests.alert_receivers import free_port
+from tests.ingest_helpers import machine_logs_asset
 
 PARIS = "Europe/Paris"
 MON_FRI = parse_working_days("mon-fri")
@@ -337,3 +343,56 @@ def test_the_freshness_sensor_starts_a_run_unless_one_is_in_progress(instance):
     instance.add_run(dg.DagsterRun(job_name=FRESHNESS_JOB, run_id="r1", status=dg.DagsterRunStatus.STARTED))
     data = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
     assert data.run_requests == [] and "still in progress" in data.skip_message
+
+
+def test_an_unreachable_warehouse_fails_the_checks_with_the_reason_and_not_the_run(instance):
+    closed = f"postgresql://loader:pw-s3cret@127.0.0.1:{free_port()}/factory"
+    evaluations = run_checks(instance, closed, [build_sql_freshness_check()])
+    assert evaluations and not any(e.passed for e in evaluations.values())
+    description = evaluations["plant/production_raw"].description
+    assert "could not be evaluated" in description and "pw-s3cret" not in description
+
+
+def test_ingestion_and_dbt_jobs_evaluate_the_freshness_of_what_they_build(defs):
+    refresh = defs.resolve_job_def("machine_logs_refresh_job")
+    checks = {
+        (k.asset_key.to_user_string(), k.name) for k in refresh.asset_layer.asset_graph.asset_check_keys
+    }
+    assert ("machine_logs/sessions", CHECK_NAME) in checks
+    assert ("marts/machine_sessions", CHECK_NAME) in checks
+    assert ("erp/a_kopf", CHECK_NAME) not in checks  # only the freshness of what the job builds
+
+
+def test_an_ingestion_run_re_evaluates_machine_log_freshness_with_what_it_just_loaded(
+    factory_env, instance, monkeypatch
+):
+    """The real machine-log ingestion asset and the freshness check in one partitioned run."""
+    monkeypatch.setenv("FACTORY_WORKING_DAYS", "mon-sun")
+    monkeypatch.delenv("FACTORY_MACHINE_LOGS_FRESHNESS_H", raising=False)
+    landing = factory_env["landing"]
+    today = datetime.now(ZoneInfo(PARIS)).date()
+    old = today - timedelta(days=3)
+
+    def drop(centre: str, day, age: timedelta) -> None:
+        path = landing / "machine_logs" / centre / f"{day:%Y%m%d}.LOG"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(generate_day(centre, day, random.Random(7), malformed=0))
+        stamp = (datetime.now(UTC) - age).timestamp()
+        os.utime(path, (stamp, stamp))
+
+    asset = machine_logs_asset()
+    check = build_file_freshness_check([MACHINE_LOGS])
+
+    def ingest(day) -> dg.AssetCheckEvaluation:
+        result = dg.materialize(
+            [asset, check], partition_key=day.isoformat(), resources=build_resources(), instance=instance
+        )
+        assert result.success
+        (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK_NAME]
+        return evaluation
+
+    drop("SU12", old, timedelta(hours=60))
+    stale = ingest(old)
+    assert not stale.passed and "SU12" in stale.description
+    drop("SU12", today, timedelta(minutes=5))
+    assert ingest(today).passed

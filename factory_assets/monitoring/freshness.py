@@ -123,6 +123,25 @@ def _table_exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
 
 
+def _selected(context: dg.AssetCheckExecutionContext) -> set[tuple[str, ...]]:
+    """Asset keys whose freshness check this execution must evaluate: all of them in the freshness
+    job, only those of the assets a run materialises when an ingestion or dbt job includes them."""
+    return {tuple(k.asset_key.path) for k in context.selected_asset_check_keys if k.name == CHECK_NAME}
+
+
+def _results(evaluate, keys: list[tuple[str, ...]]):
+    """The verdicts of ``evaluate()``; if it cannot run (warehouse unreachable, a bad limit in the
+    environment), every selected check fails with the reason instead of failing the run: a
+    freshness check evaluated inside an ingestion run must not fail that run."""
+    try:
+        verdicts = evaluate()
+    except Exception as exc:  # noqa: BLE001 - reported as the checks' outcome
+        reason = settings.redact_text(f"{type(exc).__name__}: {exc}")[:1000]
+        verdicts = {key: Verdict(False, f"freshness could not be evaluated: {reason}") for key in keys}
+    for key in keys:
+        yield verdicts[key].result(key)
+
+
 # --- landing-zone file kinds -------------------------------------------------------------------
 
 
@@ -211,13 +230,18 @@ def build_file_freshness_check(kinds: Iterable[FileKind]) -> dg.AssetChecksDefin
     @dg.multi_asset_check(
         specs=specs,
         name="file_freshness",
+        can_subset=True,
         description="Landing-zone sources: newest loaded file per sender, in working-day hours.",
     )
-    def file_freshness(warehouse: WarehouseResource):
+    def file_freshness(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         now = datetime.now(UTC)
-        with warehouse.connection() as conn:
-            for kind in kinds:
-                yield file_kind_verdict(conn, kind, now=now).result([kind.key_prefix, kind.tables[0]])
+        wanted = [k for k in kinds if (k.key_prefix, k.tables[0]) in _selected(context)]
+
+        def evaluate():
+            with warehouse.connection() as conn:
+                return {(k.key_prefix, k.tables[0]): file_kind_verdict(conn, k, now=now) for k in wanted}
+
+        yield from _results(evaluate, [(k.key_prefix, k.tables[0]) for k in wanted])
 
     return file_freshness
 
@@ -276,15 +300,27 @@ def build_sql_freshness_check(tables: Iterable[TableSpec] = TABLES) -> dg.AssetC
     @dg.multi_asset_check(
         specs=specs,
         name="sql_sync_freshness",
+        can_subset=True,
         description="SQL sources: time since each table's last successful sync.",
     )
-    def sql_sync_freshness(warehouse: WarehouseResource):
+    def sql_sync_freshness(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         now = datetime.now(UTC)
-        with warehouse.connection() as conn:
-            history = sync_history(conn)
-        for t in tables:
-            limit = source_limit_h(t.source, SQL_FRESHNESS_H.get(t.source, 26.0))
-            yield judge_sync(t, history.get((t.source, t.name)), now=now, limit_h=limit).result(t.asset_key)
+        wanted = [t for t in tables if tuple(t.asset_key) in _selected(context)]
+
+        def evaluate():
+            with warehouse.connection() as conn:
+                history = sync_history(conn)
+            return {
+                tuple(t.asset_key): judge_sync(
+                    t,
+                    history.get((t.source, t.name)),
+                    now=now,
+                    limit_h=source_limit_h(t.source, SQL_FRESHNESS_H.get(t.source, 26.0)),
+                )
+                for t in wanted
+            }
+
+        yield from _results(evaluate, [tuple(t.asset_key) for t in wanted])
 
     return sql_sync_freshness
 
@@ -363,19 +399,26 @@ def build_mart_freshness_check(marts: dict[str, tuple[str, ...]] | None = None) 
     @dg.multi_asset_check(
         specs=specs,
         name="mart_freshness",
+        can_subset=True,
         description="Key marts: rebuilt since new raw data arrived (beyond a grace period).",
     )
     def mart_freshness(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         now = datetime.now(UTC)
-        grace = mart_grace_h()
-        with warehouse.connection() as conn:
-            changes = newest_raw_changes(conn, {s for sources in marts.values() for s in sources})
-        for name, sources in marts.items():
-            key = dg.AssetKey(mart_key(name))
-            event = context.instance.get_latest_materialization_event(key)
-            built = datetime.fromtimestamp(event.timestamp, UTC) if event else None
-            mine = {s: changes[s] for s in sources if s in changes}
-            yield judge_mart(name, mine, built, now=now, grace_h=grace).result(key.path)
+        wanted = [name for name in marts if tuple(mart_key(name)) in _selected(context)]
+
+        def evaluate():
+            grace = mart_grace_h()
+            with warehouse.connection() as conn:
+                changes = newest_raw_changes(conn, {s for name in wanted for s in marts[name]})
+            out = {}
+            for name in wanted:
+                event = context.instance.get_latest_materialization_event(dg.AssetKey(mart_key(name)))
+                built = datetime.fromtimestamp(event.timestamp, UTC) if event else None
+                mine = {s: changes[s] for s in marts[name] if s in changes}
+                out[tuple(mart_key(name))] = judge_mart(name, mine, built, now=now, grace_h=grace)
+            return out
+
+        yield from _results(evaluate, [tuple(mart_key(name)) for name in wanted])
 
     return mart_freshness
 
