@@ -33,7 +33,11 @@ def widgets(config: Flag):
         check_name="widgets_positive",
         passed=config.ok,
         description="every widget count is positive" if config.ok else "3 negative widget counts",
-        metadata={"negative_rows": 0 if config.ok else 3},
+        metadata={
+            "negative_rows": 0 if config.ok else 3,
+            "source": "postgresql://loader:hunter2@db.plant/factory",
+            "examples": dg.MetadataValue.json({"rows": [{"id": i, "text": "x" * 5000} for i in range(3)]}),
+        },
     )
 
 
@@ -161,7 +165,10 @@ def test_a_failing_check_alerts_once_until_it_passes_then_recovers(receivers, in
     assert len(failed) == 1
     assert failed[0]["asset"] == "widgets" and failed[0]["check"] == "widgets_positive"
     assert failed[0]["description"] == "3 negative widget counts"
-    assert failed[0]["metadata"] == {"negative_rows": 3}
+    assert failed[0]["metadata"]["negative_rows"] == 3
+    assert failed[0]["metadata"]["source"] == "postgresql://loader:***@db.plant/factory"
+    assert [r["id"] for r in failed[0]["metadata"]["examples"]["rows"]] == [0, 1, 2]  # long values bounded
+    assert "hunter2" not in json.dumps(http.received)
     assert len(smtp.messages) == 1
     assert "widgets:widgets_positive" in smtp.messages[0].message["Subject"]
     assert len(alert_lines(home, "check_failed")) == 1

@@ -40,13 +40,18 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, secrets: list[str]) -> Any:
+    """A metadata value as plain JSON, every string in it redacted (and each one bounded)."""
     value = getattr(value, "value", value)
-    try:
-        json.dumps(value)
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, secrets) for k, v in list(value.items())[:50]}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, secrets) for v in value[:20]]
+    if value is None or isinstance(value, (bool, int, float)):
         return value
-    except TypeError:
-        return str(value)
+    return scrub(str(value), secrets)
 
 
 def run_failure_alert(context: dg.RunFailureSensorContext, secrets: list[str]) -> Alert:
@@ -116,7 +121,7 @@ def check_alert(
 ) -> Alert:
     ident = check_identity(evaluation)
     severity = getattr(evaluation.severity, "value", str(evaluation.severity))
-    meta = {k: _plain(v) for k, v in list((evaluation.metadata or {}).items())[:MAX_METADATA]}
+    meta = {k: _plain(v, secrets) for k, v in list((evaluation.metadata or {}).items())[:MAX_METADATA]}
     details = {
         "asset": evaluation.asset_key.to_user_string(),
         "check": evaluation.check_name,
@@ -124,7 +129,7 @@ def check_alert(
         "severity": severity,
         "description": scrub(evaluation.description or "", secrets),
         "run_id": record.run_id,
-        "metadata": json.loads(scrub(json.dumps(meta, default=str), secrets)) if meta else {},
+        "metadata": meta,
     }
     if since:
         details["failing_since"] = since
@@ -136,6 +141,22 @@ def check_alert(
         details=details,
         at=_when(record.timestamp),
     )
+
+
+def _safe_alert(evaluation, record, kind: str, secrets: list[str], since: str | None = None) -> Alert:
+    """:func:`check_alert`, or a minimal alert if the evaluation's content cannot be rendered: an
+    exception here would stop the cursor and repeat every alert of the batch at each tick."""
+    try:
+        return check_alert(evaluation, record, kind, secrets, since)
+    except Exception as exc:  # noqa: BLE001
+        ident = check_identity(evaluation)
+        return Alert(
+            id=f"{kind}:{ident}:{record.storage_id}",
+            kind=kind,
+            title=f"Check {ident} {'failed' if kind == 'check_failed' else 'passes again'}",
+            details={"run_id": record.run_id, "note": scrub(f"details unavailable: {exc!r}", secrets)[:500]},
+            at=_when(record.timestamp),
+        )
 
 
 def _latest_check_event_id(instance: dg.DagsterInstance) -> int:
@@ -171,12 +192,12 @@ def evaluate_check_alerts(context: dg.SensorEvaluationContext, notifier: Notifie
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         ident = check_identity(evaluation)
         if not evaluation.passed and ident not in failing:
-            notifier.send(check_alert(evaluation, record, "check_failed", secrets))
+            notifier.send(_safe_alert(evaluation, record, "check_failed", secrets))
             failing[ident] = {"since": _when(record.timestamp), "run_id": record.run_id}
             sent += 1
         elif evaluation.passed and ident in failing:
             since = failing.pop(ident).get("since")
-            notifier.send(check_alert(evaluation, record, "check_recovered", secrets, since))
+            notifier.send(_safe_alert(evaluation, record, "check_recovered", secrets, since))
             sent += 1
         state["after"] = record.storage_id
     while len(failing) > MAX_FAILING:
