@@ -12,6 +12,7 @@ import email
 import json
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email.message import Message
@@ -69,6 +70,7 @@ class Received:
     rcpt_to: list[str]
     data: bytes
     auth: tuple[str, str] | None
+    tls: bool = False
 
     @property
     def message(self) -> Message:
@@ -84,15 +86,33 @@ class _State:
 class SmtpReceiver:
     """``with SmtpReceiver() as smtp: ... smtp.messages``; ``smtp.port`` to connect to."""
 
-    def __init__(self, require_auth: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        require_auth: tuple[str, str] | None = None,
+        tls: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        """``tls``: None (plain), ``"starttls"`` (offered and required before MAIL) or
+        ``"implicit"`` (SMTPS: TLS from the first byte), with the server's ``ssl_context``."""
         self.state = _State()
         self.require_auth = require_auth
         state, required = self.state, require_auth
 
         class Handler(socketserver.StreamRequestHandler):
-            def reply(self, line: str):
-                self.wfile.write(line.encode() + b"\r\n")
+            secure = False
+
+            def start_tls(self):
+                self.connection = ssl_context.wrap_socket(self.request, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb")
+                self.secure = True
+
+            def send_raw(self, data: bytes):
+                self.wfile.write(data)
                 self.wfile.flush()
+
+            def reply(self, line: str):
+                self.send_raw(line.encode() + b"\r\n")
 
             def readline(self) -> str:
                 raw = self.rfile.readline(65536)
@@ -101,6 +121,11 @@ class SmtpReceiver:
                 return raw.decode("utf-8", "replace").rstrip("\r\n")
 
             def handle(self):
+                if tls == "implicit":
+                    try:
+                        self.start_tls()
+                    except (ssl.SSLError, OSError):
+                        return
                 self.reply("220 test-smtp ready")
                 auth, mail_from, rcpts = None, None, []
                 try:
@@ -109,7 +134,14 @@ class SmtpReceiver:
                         verb, _, arg = line.partition(" ")
                         verb = verb.upper()
                         if verb == "EHLO":
-                            self.wfile.write(b"250-test-smtp\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n")
+                            offer = b"250-STARTTLS\r\n" if tls == "starttls" and not self.secure else b""
+                            self.send_raw(
+                                b"250-test-smtp\r\n" + offer + b"250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                            )
+                        elif verb == "STARTTLS" and tls == "starttls" and not self.secure:
+                            self.reply("220 go ahead")
+                            self.start_tls()
+                            auth, mail_from, rcpts = None, None, []
                         elif verb == "HELO":
                             self.reply("250 test-smtp")
                         elif verb == "AUTH":
@@ -120,6 +152,9 @@ class SmtpReceiver:
                             else:
                                 self.reply("235 ok")
                         elif verb == "MAIL":
+                            if tls and not self.secure:
+                                self.reply("530 must issue STARTTLS first")
+                                continue
                             if required and auth is None:
                                 self.reply("530 authentication required")
                                 continue
@@ -134,7 +169,9 @@ class SmtpReceiver:
                             while (data_line := self.rfile.readline(1 << 20)) not in (b".\r\n", b".\n", b""):
                                 lines.append(data_line[1:] if data_line.startswith(b"..") else data_line)
                             with state.lock:
-                                state.messages.append(Received(mail_from, rcpts, b"".join(lines), auth))
+                                state.messages.append(
+                                    Received(mail_from, rcpts, b"".join(lines), auth, self.secure)
+                                )
                             self.reply("250 queued")
                         elif verb in ("RSET", "NOOP"):
                             self.reply("250 ok")
@@ -143,7 +180,7 @@ class SmtpReceiver:
                             return
                         else:
                             self.reply("502 not implemented")
-                except (ConnectionError, OSError):
+                except (ConnectionError, OSError, ssl.SSLError):
                     return
 
             def authenticate(self, arg: str) -> tuple[str, str] | None:

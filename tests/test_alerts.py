@@ -2,12 +2,14 @@
 repeatedly, delivered to a real HTTP receiver and a real SMTP server on loopback."""
 
 import json
+import ssl
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from factory_assets.monitoring.alerts import Notifier, SmtpSettings, alerts_log_path
+from factory_assets.monitoring.alerts import Alert, Notifier, SmtpSettings, alerts_log_path
 from factory_assets.monitoring.sensors import build_check_alert_sensor, build_run_failure_sensor
 from resources import settings
 from tests.alert_receivers import HttpReceiver, SmtpReceiver, free_port
@@ -282,3 +284,42 @@ def test_a_bad_smtp_url_is_refused_without_showing_its_password():
     with pytest.raises(ValueError) as err:
         SmtpSettings.parse("http://u:topsecret@mail.plant")
     assert "topsecret" not in str(err.value)
+
+
+@pytest.fixture
+def tls_server_context(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (openssl), and the server's TLS context."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+@pytest.mark.parametrize(("mode", "url"), [("starttls", "smtp://{auth}@127.0.0.1:{port}?starttls=true"),
+                                           ("implicit", "smtps://{auth}@127.0.0.1:{port}")])  # fmt: skip
+def test_email_over_starttls_and_smtps_verifies_the_server_certificate(
+    tls_server_context, tmp_path, monkeypatch, mode, url
+):
+    context, cert = tls_server_context
+    monkeypatch.setenv("FACTORY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACTORY_ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("FACTORY_ALERT_EMAIL_TO", "it@plant.example")
+    alert = Alert(id="run_failure:r1", kind="run_failure", title="Run of x failed", details={"run_id": "r1"})
+    with SmtpReceiver(require_auth=(SMTP_USER, SMTP_PASSWORD), tls=mode, ssl_context=context) as smtp:
+        auth = f"{SMTP_USER}:{SMTP_PASSWORD_ENCODED}"
+        monkeypatch.setenv("FACTORY_ALERT_SMTP_URL", url.format(auth=auth, port=smtp.port))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nobody.pem"))  # the certificate is not trusted
+        refused = Notifier.from_env().send(alert)
+        assert refused["log"] == "ok" and "CERTIFICATE_VERIFY_FAILED" in refused["email"]
+        assert SMTP_PASSWORD not in refused["email"] and smtp.messages == []
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted: delivered, encrypted, authenticated
+        assert Notifier.from_env().send(alert) == {"log": "ok", "email": "ok"}
+        (mail,) = smtp.messages
+        assert mail.tls and mail.auth == (SMTP_USER, SMTP_PASSWORD)
+        assert mail.message["X-Factory-Alert-Id"] == "run_failure:r1"
