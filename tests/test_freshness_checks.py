@@ -127,6 +127,29 @@ def test_machine_logs_are_judged_per_centre_in_working_hours(wh, monkeypatch):
     monkeypatch.setenv("FACTORY_MACHINE_LOGS_FRESHNESS_H", "12")
     assert file_kind_verdict(wh, MACHINE_LOGS, now=TUESDAY_10).metadata["stale"] == ["SU12"]
 
+    # a centre taken out of service is no longer judged
+    monkeypatch.setenv("FACTORY_MACHINE_LOGS_FRESHNESS_IGNORE", "SU12, OLD1")
+    assert file_kind_verdict(wh, MACHINE_LOGS, now=TUESDAY_10).passed
+
+
+def test_a_sender_whose_clock_runs_ahead_is_judged_by_when_its_file_was_loaded(wh, monkeypatch):
+    monkeypatch.setenv("FACTORY_TIMEZONE", PARIS)
+    monkeypatch.delenv("FACTORY_WORKING_DAYS", raising=False)
+    monkeypatch.delenv("FACTORY_MACHINE_LOGS_FRESHNESS_H", raising=False)
+    # written "next year" by its clock, loaded last Thursday: 2 working days + 10 h ago
+    add_file(
+        wh,
+        "machine_logs",
+        "machine_logs/DEMALU/20261126.LOG",
+        paris(2027, 11, 26, 21),
+        loaded_at=paris(2026, 11, 26, 23),
+    )
+    # a file of another kind under a look-alike prefix (LIKE's '_' would match it) is not a centre
+    add_file(wh, "machine_logs", "machineXlogs/ZZ/20261201.LOG", paris(2026, 12, 1, 9), status="quarantined")
+    verdict = file_kind_verdict(wh, MACHINE_LOGS, now=TUESDAY_10)
+    assert not verdict.passed and verdict.metadata["stale"] == ["DEMALU"]
+    assert verdict.metadata["groups"]["DEMALU"]["age_working_hours"] == 1 + 24 + 24 + 10
+
 
 def test_a_centre_whose_files_were_all_refused_is_stale_and_an_unused_source_passes(wh, monkeypatch):
     monkeypatch.setenv("FACTORY_TIMEZONE", PARIS)

@@ -148,17 +148,21 @@ def _results(evaluate, keys: list[tuple[str, ...]]):
 def newest_files(
     conn: psycopg.Connection, source: str, prefix: str, per_folder: bool
 ) -> dict[str, datetime | None]:
-    """Newest loaded file version (by ``mtime``) per sender folder (or ``""`` for the whole
-    source), for every folder the ledger has seen for ``source`` in any status; ``None`` = a
-    folder seen but nothing from it ever loaded."""
+    """Newest loaded file version per sender folder (or ``""`` for the whole source), for every
+    folder the ledger has seen for ``source`` in any status; ``None`` = a folder seen but nothing
+    from it ever loaded.
+
+    A version's time is its ``mtime`` (when the sender wrote the data: a re-parse of old files
+    does not make them new), capped by ``loaded_at`` (a sender whose clock runs ahead never looks
+    fresh for ever)."""
     if not _table_exists(conn, "raw.ingest_ledger"):
         return {}
     rows = conn.execute(
         """SELECT CASE WHEN %(per_folder)s THEN split_part(rest, '/', 1) ELSE '' END AS grp,
-                  max(mtime) FILTER (WHERE status IN ('loaded', 'superseded'))
-             FROM (SELECT status, mtime, substr(path, length(%(prefix)s) + 2) AS rest
+                  max(least(mtime, coalesce(loaded_at, mtime))) FILTER (WHERE status IN ('loaded', 'superseded'))
+             FROM (SELECT status, mtime, loaded_at, substr(path, length(%(prefix)s) + 2) AS rest
                      FROM raw.ingest_ledger
-                    WHERE source = %(source)s AND path LIKE %(prefix)s || '/%%') l
+                    WHERE source = %(source)s AND left(path, length(%(prefix)s) + 1) = %(prefix)s || '/') l
             WHERE NOT %(per_folder)s OR position('/' IN rest) > 1
             GROUP BY 1 ORDER BY 1""",
         {"source": source, "prefix": prefix, "per_folder": per_folder},
@@ -201,11 +205,20 @@ def judge_files(
     return Verdict(True, f"{source}: every sender sent a file within {limit_h:g} working hours", meta)
 
 
+def ignored_folders(source: str) -> set[str]:
+    """``FACTORY_<SOURCE>_FRESHNESS_IGNORE``: comma-separated sender folders not judged any more
+    (a machining centre taken out of service)."""
+    value = os.environ.get(f"FACTORY_{source.upper()}_FRESHNESS_IGNORE") or ""
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
 def file_kind_verdict(conn: psycopg.Connection, kind: FileKind, *, now: datetime) -> Verdict:
     per_folder = kind.source in PER_FOLDER_SOURCES
+    ignored = ignored_folders(kind.source)
+    newest = newest_files(conn, kind.source, kind.prefix, per_folder)
     return judge_files(
         kind.source,
-        newest_files(conn, kind.source, kind.prefix, per_folder),
+        {name: ts for name, ts in newest.items() if name not in ignored},
         now=now,
         limit_h=source_limit_h(kind.source, DEFAULT_FILE_FRESHNESS_H),
         tz=settings.plant_timezone(),
