@@ -323,3 +323,34 @@ def test_email_over_starttls_and_smtps_verifies_the_server_certificate(
         (mail,) = smtp.messages
         assert mail.tls and mail.auth == (SMTP_USER, SMTP_PASSWORD)
         assert mail.message["X-Factory-Alert-Id"] == "run_failure:r1"
+
+
+FLOOD = 60
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec(f"rule_{i:02d}", asset="batch") for i in range(FLOOD)])
+def batch():
+    yield dg.MaterializeResult()
+    for i in range(FLOOD):
+        yield dg.AssetCheckResult(check_name=f"rule_{i:02d}", passed=False)
+
+
+def test_a_burst_of_failures_is_spread_over_ticks_and_a_dead_webhook_is_tried_once_per_tick(
+    receivers, instance, monkeypatch
+):
+    http, smtp, home = receivers
+    monkeypatch.setenv("FACTORY_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/hook")
+    ticker = Ticker(build_check_alert_sensor(30), instance)
+    ticker.tick()
+    dg.materialize([batch], instance=instance)
+    ticker.tick()
+    assert len(alert_lines(home, "check_failed")) == 50 and len(smtp.messages) == 50
+    failures = alert_lines(home, type_="delivery_failed")
+    assert len(failures) == 50 and {f["target"] for f in failures} == {"webhook"}
+    assert "unreachable" in failures[0]["error"]
+    assert all(f["error"].startswith("not tried") for f in failures[1:])
+    ticker.tick()
+    ticker.tick()
+    checks = [r["check"] for r in alert_lines(home, "check_failed")]
+    assert sorted(checks) == [f"rule_{i:02d}" for i in range(FLOOD)]  # each exactly once
+    assert len(smtp.messages) == FLOOD

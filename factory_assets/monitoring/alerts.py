@@ -9,7 +9,9 @@
   comma-separated ``FACTORY_ALERT_EMAIL_TO``, from ``FACTORY_ALERT_EMAIL_FROM``.
 
 Targets are independent: :meth:`Notifier.send` tries every one, a failing target (webhook down,
-SMTP refusing) is logged and never stops the others, and ``send`` never raises. Errors are shown
+SMTP refusing) is logged and never stops the others, and ``send`` never raises. A target that
+failed is not tried again by the same notifier (one sensor tick): a webhook that hangs costs one
+timeout per tick, not one per alert. Errors are shown
 with secrets removed (:func:`resources.settings.redact_text`, and the webhook's path and query,
 which often are the secret, e.g. a Slack hook URL, are never shown at all).
 """
@@ -34,7 +36,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from resources import settings
 
 LOG = logging.getLogger("factory.alerts")
-TIMEOUT_S = 10.0
+TIMEOUT_S = 5.0  # per target and alert: a sensor tick must end well inside Dagster's timeout
 MAX_TEXT = 4000
 
 
@@ -215,6 +217,7 @@ class Notifier:
         self.log = log
         self.others = others
         self.logger = logger or LOG
+        self.down: dict[str, str] = {}  # target -> error: not tried again by this notifier (one tick)
 
     @classmethod
     def from_env(cls, logger: Any = None) -> Notifier:
@@ -237,10 +240,14 @@ class Notifier:
         outcome: dict[str, str] = {}
         for target in (self.log, *self.others):
             try:
+                if target.name in self.down:
+                    raise RuntimeError(f"not tried: failed earlier in this tick ({self.down[target.name]})")
                 target.send(alert)
                 outcome[target.name] = "ok"
             except Exception as exc:  # noqa: BLE001 - one target's failure never stops the others
                 error = scrub(f"{exc}", self.secrets())
+                if target is not self.log:
+                    self.down.setdefault(target.name, error)
                 outcome[target.name] = error
                 self.logger.warning(f"alert {alert.id}: {target.name} target failed: {error}")
                 if target is not self.log:
