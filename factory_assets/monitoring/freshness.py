@@ -5,12 +5,14 @@ Dagster's ready-made ``build_last_update_freshness_checks`` measure the time sin
 even when no file came (a hand-started run, a retry), and a SQL sync that fails half-way still
 leaves older materialisations behind; and a plant does not produce on Saturdays, so a flat "24 h"
 limit cries wolf every Monday morning. These checks therefore read the platform's own records of
-what actually arrived, and are evaluated by one checks-only job started by
-:func:`freshness_sensor`:
+what actually arrived. They are evaluated by the checks-only job ``freshness_checks_job`` that
+``freshness_checks_sensor`` starts every ``FACTORY_FRESHNESS_INTERVAL_S`` seconds, and also, for
+the assets a run builds, inside the ingestion and dbt runs that select those assets (Dagster adds
+an asset's checks to its jobs), so a late source shows fresh again as soon as its data lands:
 
 * **landing-zone file kinds** (machine logs, operation drops, logistics CSVs): the newest file
   version loaded (``raw.ingest_ledger``, status ``loaded`` or ``superseded``, by file ``mtime``:
-  when the sender wrote the data). Machine logs are judged **per centre** (each folder seen in
+  when the sender wrote the data, capped by ``loaded_at``). Machine logs are judged **per centre** (each folder seen in
   the ledger for ``machine_logs``): one silent centre fails the check even when the others send.
   Age counts **working-day hours** only (``FACTORY_WORKING_DAYS``, plant-local dates in
   ``FACTORY_TIMEZONE``); the limit is ``FACTORY_<SOURCE>_FRESHNESS_H`` (default 26 h: one working
