@@ -11,6 +11,7 @@ from factory_assets.dbt_assets import dbt_definitions
 from factory_assets.ingest.definitions import ingest_definitions
 from factory_assets.logistics import definitions as logistics
 from factory_assets.machine_logs import definitions as machine_logs
+from factory_assets.monitoring import definitions as monitoring
 from factory_assets.operations import definitions as operations
 from factory_assets.resources_config import build_resources
 from factory_assets.sql_sources import definitions as sql_sources
@@ -21,6 +22,7 @@ DOMAINS = (
     sql_sources.definitions,
     logistics.definitions,
     operations.definitions,
+    monitoring.definitions,  # freshness checks and alerts
 )
 
 
