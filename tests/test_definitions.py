@@ -248,3 +248,53 @@ def test_resources_are_the_bottom_layer():
 
     cycles = [m for m in graph if reaches(m, m)]
     assert not cycles, cycles
+
+
+def _refreshed(defs, job_name: str) -> set[str]:
+    job = defs.resolve_job_def(job_name)
+    return {"/".join(k.path) for k in job.asset_layer.selected_asset_keys}
+
+
+def test_a_refresh_run_rebuilds_its_domain_and_the_cross_domain_readers_only(defs):
+    """A machine-log file refreshes the machine-log models and what reads the shared ledger for
+    every source (data quality), not the operations or logistics models that read only their own
+    rows of it; their own refresh runs still include them."""
+    machine = _refreshed(defs, "machine_logs_refresh_job")
+    assert {
+        "marts/machine_sessions",
+        "marts/oee_daily",
+        "marts/stop_pareto",
+        "marts/data_quality_daily",
+    } <= machine
+    assert {"staging/stg_ingest__ledger", "staging/stg_ingest__rejects"} <= machine
+    others = {"staging/stg_operations__operations", "marts/operations", "staging/stg_logistics__visits",
+              "marts/sla_by_technician_daily", "marts/order_status"}  # fmt: skip
+    assert not machine & others
+    operations = _refreshed(defs, "operations_refresh_job")
+    assert {
+        "staging/stg_operations__operations",
+        "marts/operations",
+        "marts/data_quality_daily",
+    } <= operations
+    assert "marts/machine_sessions" not in operations
+    assert {"staging/stg_logistics__visits", "marts/sla_by_technician_daily"} <= _refreshed(
+        defs, "logistics_visits_refresh_job"
+    )
+
+
+def test_own_source_readers_of_the_shared_tables_ignore_other_sources_updates(defs):
+    """The automation must not rebuild the operations models after every machine-log file just
+    because the shared ledger changed; a change of their own raw tables still does."""
+    from factory_assets.tags import SHARED_SCOPE_TAG
+
+    graph = defs.resolve_asset_graph()
+    scoped = {
+        k for k in graph.get_all_asset_keys() if graph.get(k).tags.get(SHARED_SCOPE_TAG) == "own_source"
+    }
+    assert dg.AssetKey(["staging", "stg_operations__operations"]) in scoped
+    assert dg.AssetKey(["staging", "stg_ingest__ledger"]) not in scoped
+    for key in scoped:
+        parents = graph.get(key).parent_keys
+        assert parents & SHARED_TABLES and parents - SHARED_TABLES, key  # own raw tables too
+        text = str(graph.get(key).automation_condition)
+        assert "ignore_selection=KeysAssetSelection" in text and "ledger" in text, key
