@@ -62,7 +62,9 @@ def values() -> dict[str, Any]:
 
 def test_the_vendored_chart_keys_name_their_source():
     header = CHART_KEYS.read_text()
-    assert re.search(r"github\.com/dagster-io/dagster/blob/[0-9a-f]{40}/helm/dagster/values\.schema\.json", header)
+    assert re.search(
+        r"github\.com/dagster-io/dagster/blob/[0-9a-f]{40}/helm/dagster/values\.schema\.json", header
+    )
     keys = chart_keys()
     assert "dagsterDaemon.runCoordinator.config.queuedRunCoordinator.tagConcurrencyLimits[].key" in keys
     assert "runLauncher.config.k8sRunLauncher.envSecrets" in keys
@@ -94,7 +96,11 @@ def test_runs_are_kubernetes_jobs_of_our_image_with_secrets_from_kubernetes(valu
         for s in (deployment, values["dagsterWebserver"], values["dagsterDaemon"])
     }
     assert len(images) == 1, "webserver, daemon and code server must run one image (one dagster version)"
-    for env_secrets in (launcher["envSecrets"], deployment["envSecrets"], values["dagsterDaemon"]["envSecrets"]):
+    for env_secrets in (
+        launcher["envSecrets"],
+        deployment["envSecrets"],
+        values["dagsterDaemon"]["envSecrets"],
+    ):
         assert {"name": "factory-env"} in env_secrets
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
 
