@@ -358,7 +358,9 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
     if docs is not None or _pid_of("docs"):
         from factory_assets.dbt_docs import docs_url
 
-        print(f"dbt docs: {docs_url()}")
+        print(
+            f"dbt docs: {docs_url()}  (generated from the warehouse; ready in a few seconds; log: {logs / 'docs.log'})"
+        )
     stopping = False
 
     def _stop(*_):
@@ -435,35 +437,31 @@ def _generate_docs(*, empty_catalog: bool = False) -> Path:
     return dbt_docs.generate(dbt_docs.docs_dir(), url, empty_catalog=empty_catalog)
 
 
-def start_docs(logs: Path, port: int | None = None) -> subprocess.Popen | None:
-    """Generate the dbt docs site and serve it in the background (pid file ``run/docs.pid``,
-    stopped by ``factory stop``), unless it already runs. Failures are printed, never fatal:
-    the docs are a convenience beside the UI."""
+def start_docs(logs: Path, port: int | None = None, *, wait_s: float = 0) -> subprocess.Popen | None:
+    """Generate and serve the dbt docs site in the background (``python -m factory_assets.dbt_docs``,
+    pid file ``run/docs.pid``, stopped by ``factory stop``) unless it already runs or
+    ``FACTORY_DBT_DOCS_PORT`` is 0. Generating takes a few seconds: ``wait_s`` > 0 waits until the
+    site answers (tests); ``serve`` does not wait. Never fatal: the docs sit beside the UI."""
     import urllib.request
 
     from factory_assets import dbt_docs
 
-    if _pid_of("docs"):
-        return None
-    port = port or dbt_docs.docs_port()
-    try:
-        target = _generate_docs()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        print(f"dbt docs: not generated ({str(exc).splitlines()[0]}); `factory docs` shows why")
+    port = dbt_docs.docs_port() if port is None else port
+    if port == 0 or _pid_of("docs"):
         return None
     run_dir().mkdir(parents=True, exist_ok=True)
-    proc = _spawn("docs", dbt_docs.serve_argv(target, port), logs)
-    deadline = time.time() + 20
+    proc = _spawn("docs", dbt_docs.serve_argv(port), logs)
+    deadline = time.time() + wait_s
     while time.time() < deadline:
         if proc.poll() is not None:
-            print(f"dbt docs: server exited at start (port {port} in use?); see {logs / 'docs.log'}")
+            print(f"dbt docs: exited at start (port {port} in use?); see {logs / 'docs.log'}")
             (run_dir() / "docs.pid").unlink(missing_ok=True)
             return None
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
                 return proc
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.3)
     return proc
 
 
@@ -479,9 +477,10 @@ def cmd_docs(args) -> int:
         return 0
     print(f"dbt docs: http://127.0.0.1:{args.port}  (Ctrl-C to stop)")
     try:
-        return subprocess.call(dbt_docs.serve_argv(target, args.port))
+        dbt_docs.serve_forever(target, args.port)
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
 
 
 def cmd_stop(_args) -> int:

@@ -5,8 +5,10 @@ warehouse and served as static files on loopback.
   (``$FACTORY_HOME/dbt_docs``, never ``dbt_project/target``, which dagster-dbt reads). With the
   warehouse it also writes ``catalog.json`` (column types, row counts); ``empty_catalog=True``
   writes an empty one, for a machine that cannot reach the warehouse.
-* :func:`serve_argv` is the static file server of that folder (``python -m http.server``, bound to
-  127.0.0.1 by default): the site is read-only HTML + JSON, nothing on the server side runs dbt.
+* :func:`serve_forever` serves that folder as static files on 127.0.0.1 (the site is read-only
+  HTML + JSON; nothing on the server side runs dbt); ``python -m factory_assets.dbt_docs``
+  (:func:`main`) generates then serves, which is what ``factory serve`` / ``demo`` start in the
+  background. ``FACTORY_DBT_DOCS_PORT=0`` turns that off.
 * Dagster links each dbt asset to its page: ``<FACTORY_DBT_DOCS_URL>/#!/model/<unique_id>``
   (factory_assets/dbt_assets.py), so the default port here matches that default URL.
 """
@@ -67,10 +69,51 @@ def generate(
     return target
 
 
-def serve_argv(target: Path, port: int, host: str = "127.0.0.1") -> list[str]:
-    """The static server of a generated docs folder."""
-    return [sys.executable, "-m", "http.server", str(port), "--bind", host, "--directory", str(target)]
+def serve_argv(port: int) -> list[str]:
+    """The background process: generate, then serve (:func:`main`)."""
+    return [sys.executable, "-m", "factory_assets.dbt_docs", "--port", str(port)]
 
 
 def docs_url(port: int | None = None) -> str:
     return os.environ.get("FACTORY_DBT_DOCS_URL") or f"http://127.0.0.1:{port or docs_port()}"
+
+
+def serve_forever(target: Path, port: int, host: str = "127.0.0.1") -> None:
+    """Serve ``target`` (static files, GET/HEAD only) until interrupted."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # one line per request would fill the log
+            pass
+
+    handler = functools.partial(Quiet, directory=str(target))
+    with ThreadingHTTPServer((host, port), handler) as server:
+        server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m factory_assets.dbt_docs``: generate against the configured warehouse, then
+    serve. What ``factory serve`` / ``demo`` start in the background (``run/docs.pid``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m factory_assets.dbt_docs")
+    parser.add_argument("--port", type=int, default=docs_port())
+    parser.add_argument("--empty-catalog", action="store_true")
+    args = parser.parse_args(argv)
+    url = None
+    if not args.empty_catalog:
+        from factory_assets.resources_config import build_resources, resolved
+
+        url = resolved(build_resources()["warehouse"]).resolved_url()
+    target = generate(docs_dir(), url, empty_catalog=args.empty_catalog)
+    print(f"dbt docs generated in {target}; serving http://127.0.0.1:{args.port}", flush=True)
+    try:
+        serve_forever(target, args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

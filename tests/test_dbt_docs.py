@@ -148,7 +148,7 @@ def test_factory_docs_generates_from_the_warehouse_and_serves_on_loopback(tmp_pa
         monkeypatch.setenv("FACTORY_HOME", str(tmp_path / "home"))
         monkeypatch.setenv("FACTORY_WAREHOUSE_URL", f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}")
         monkeypatch.setenv("FACTORY_DBT_DOCS_PORT", str(port))
-        proc = cli.start_docs(tmp_path / "logs")
+        proc = cli.start_docs(tmp_path / "logs", wait_s=240)
         try:
             assert proc is not None and proc.poll() is None
             assert (cli.run_dir() / "docs.pid").read_text() == str(proc.pid)
