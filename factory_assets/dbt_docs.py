@@ -38,8 +38,9 @@ def generate(
     target: Path, warehouse_url: str | None, *, empty_catalog: bool = False, timeout_s: float = 600
 ) -> Path:
     """``dbt docs generate`` into ``target``; returns ``target``. ``warehouse_url`` None (or
-    ``empty_catalog``) makes an empty catalog: the site still shows every model, column
-    description, test, exposure and the lineage, without types and row counts."""
+    ``empty_catalog``) makes an empty catalog without connecting to any database: the site still
+    shows every model, column description, test, exposure and the lineage, without column types,
+    row counts and compiled SQL."""
     from factory_assets.dbt_assets import DBT_PROJECT_DIR, dbt_executable
 
     target.mkdir(parents=True, exist_ok=True)
@@ -52,17 +53,23 @@ def generate(
         env.setdefault("FACTORY_DBT_HOST", "localhost")
         env.setdefault("FACTORY_DBT_DBNAME", "factory")
         env.setdefault("FACTORY_DBT_USER", "factory")
-    argv = [
-        dbt_executable(), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
-        "--log-path", str(target / "logs"), "--no-use-colors", "--quiet",
+    common = [
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target), "--log-path", str(target / "logs"), "--no-use-colors", "--quiet",
     ]  # fmt: skip
     if empty_catalog:
-        argv.append("--empty-catalog")
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s)
-    if proc.returncode != 0:
-        out = settings.redact_text((proc.stdout + proc.stderr)[-4000:])
-        raise RuntimeError(f"dbt docs generate failed ({proc.returncode}):\n{out}")
+        # No connection at all: compiling opens one, so skip it; `docs generate --no-compile`
+        # writes no manifest.json, which `dbt parse` writes first.
+        invocations = [["parse"], ["docs", "generate", "--no-compile", "--empty-catalog"]]
+    else:
+        invocations = [["docs", "generate"]]
+    for command in invocations:
+        proc = subprocess.run(
+            [dbt_executable(), *command, *common], env=env, capture_output=True, text=True, timeout=timeout_s
+        )
+        if proc.returncode != 0:
+            out = settings.redact_text((proc.stdout + proc.stderr)[-4000:])
+            raise RuntimeError(f"dbt {' '.join(command)} failed ({proc.returncode}):\n{out}")
     missing = [name for name in DOCS_FILES if not (target / name).exists()]
     if missing:
         raise RuntimeError(f"dbt docs generate wrote no {', '.join(missing)} in {target}")

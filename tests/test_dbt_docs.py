@@ -171,3 +171,21 @@ def test_factory_docs_generates_from_the_warehouse_and_serves_on_loopback(tmp_pa
         assert not (cli.run_dir() / "docs.pid").exists()
         with pytest.raises(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_factory_docs_without_a_warehouse_builds_the_site_from_the_project_alone(tmp_path, monkeypatch):
+    """`factory docs --empty-catalog`: for a machine that cannot reach the warehouse; no connection
+    is attempted (the profile points at a closed port)."""
+    from factory_assets import cli
+
+    monkeypatch.setenv("FACTORY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FACTORY_DBT_HOST", "127.0.0.1")
+    monkeypatch.setenv("FACTORY_DBT_PORT", "1")
+    monkeypatch.setenv("FACTORY_DBT_USER", "nobody")
+    monkeypatch.setenv("FACTORY_DBT_DBNAME", "nothing")
+    assert cli.main(["docs", "--no-serve", "--empty-catalog"]) == 0
+    site = tmp_path / "home" / "dbt_docs"
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert "model.factory.oee_daily" in manifest["nodes"] and manifest["exposures"]
+    assert json.loads((site / "catalog.json").read_text())["nodes"] == {}
+    assert (site / "index.html").stat().st_size > 10_000
