@@ -119,17 +119,29 @@ def test_every_gateway_read_endpoint_is_an_exposure_with_the_marts_it_reads(mani
     assert set(apps) == set(reading), f"exposures for endpoints that do not exist: {set(apps) - set(reading)}"
 
 
-def test_each_dbt_asset_links_to_its_docs_page(monkeypatch):
+def test_each_dbt_asset_links_to_its_docs_page(manifest, monkeypatch):
+    from factory_assets.dbt_assets import TRANSLATOR
     from factory_assets.definitions import defs as lazy
 
-    monkeypatch.setenv("FACTORY_DBT_DOCS_URL", "http://docs.plant.example:8080/")
-    defs = lazy()
+    defs = lazy()  # dagster-dbt caches specs per process: the base URL is the one at first load
     for key, uid in ((["marts", "oee_daily"], "model.factory.oee_daily"),
                      (["marts", "machine_sessions"], "model.factory.machine_sessions")):  # fmt: skip
         spec = defs.resolve_assets_def(dg.AssetKey(key)).specs_by_key[dg.AssetKey(key)]
         link = spec.metadata["dbt_docs"]
         assert isinstance(link, dg.UrlMetadataValue)
-        assert link.url == f"http://docs.plant.example:8080/#!/model/{uid}"
+        assert re.fullmatch(rf"http://[^/]+(:\d+)?/#!/model/{re.escape(uid)}", link.url), link.url
+    # the base URL comes from FACTORY_DBT_DOCS_URL (a site's docs host), default the local server
+    node = manifest["nodes"]["model.factory.oee_daily"]
+    monkeypatch.setenv("FACTORY_DBT_DOCS_URL", "http://docs.plant.example:8080/")
+    assert (
+        TRANSLATOR.get_metadata(node)["dbt_docs"].url
+        == "http://docs.plant.example:8080/#!/model/model.factory.oee_daily"
+    )
+    monkeypatch.delenv("FACTORY_DBT_DOCS_URL")
+    assert (
+        TRANSLATOR.get_metadata(node)["dbt_docs"].url
+        == "http://127.0.0.1:8080/#!/model/model.factory.oee_daily"
+    )
 
 
 def _free_port() -> int:
@@ -189,3 +201,18 @@ def test_factory_docs_without_a_warehouse_builds_the_site_from_the_project_alone
     assert "model.factory.oee_daily" in manifest["nodes"] and manifest["exposures"]
     assert json.loads((site / "catalog.json").read_text())["nodes"] == {}
     assert (site / "index.html").stat().st_size > 10_000
+
+
+def test_exposures_are_dagster_assets_downstream_of_their_marts(manifest):
+    """dagster-dbt does not make assets of exposures; factory_assets/exposures.py does, from the
+    same manifest, so the Dagster lineage ends at the dashboards and gateway endpoints too."""
+    from factory_assets.definitions import defs as lazy
+
+    graph = lazy().resolve_asset_graph()
+    for exposure in manifest["exposures"].values():
+        node = graph.get(dg.AssetKey(["exposures", exposure["name"]]))
+        assert node.is_external and not node.is_materializable
+        marts = {dg.AssetKey(["marts", uid.rsplit(".", 1)[1]]) for uid in exposure["depends_on"]["nodes"]}
+        assert node.parent_keys == marts, exposure["name"]
+    oee = graph.get(dg.AssetKey(["marts", "oee_daily"]))
+    assert dg.AssetKey(["exposures", "gateway_oee"]) in oee.child_keys
