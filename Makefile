@@ -2,7 +2,8 @@
 #   make demo        set up, start the embedded PostgreSQL, load demo data, serve the Dagster UI
 #   make demo-once   the same, but stop after the first full materialisation (scripts, CI)
 #   make gateway     the HTTP gateway (POST /v1/operations, read endpoints) in the foreground
-#   make stop        stop the UI, the daemon, the gateway and the embedded PostgreSQL
+#   make docs        generate the dbt docs site from the warehouse and serve it on port 8080
+#   make stop        stop the UI, the daemon, the gateway, the dbt docs and the embedded PostgreSQL
 #   make test        set up and run every check: ruff, pytest (real PostgreSQL, MariaDB, sshd), dbt
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,7 +12,7 @@ BIN := $(VENV)/bin
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo demo-once stop test lint dbt-parse services clean bench gateway
+.PHONY: setup demo demo-once stop test lint dbt-parse services clean bench gateway docs
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' \
@@ -37,6 +38,9 @@ demo-once: setup
 
 gateway: setup
 	$(BIN)/factory gateway
+
+docs: setup
+	$(BIN)/factory docs
 
 stop:
 	@if [ -x $(BIN)/factory ]; then $(BIN)/factory stop; else echo "nothing to stop (not set up)"; fi

@@ -9,7 +9,8 @@
                                            give failed file versions a new set of attempts
     factory serve [--port P]               Dagster webserver + daemon (sensors, automation) + HTTP gateway
     factory gateway                        the HTTP gateway alone, in the foreground (uvicorn)
-    factory stop                           stop webserver, daemon, gateway and the embedded PostgreSQL
+    factory docs [--port P] [--no-serve]   generate the dbt docs site from the warehouse and serve it
+    factory stop                           stop webserver, daemon, gateway, dbt docs and the embedded PostgreSQL
 
 State lives in ``$FACTORY_HOME`` (default ``./.factory``).
 """
@@ -350,9 +351,16 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
         _spawn("daemon", [_bin("dagster-daemon"), "run", "-w", str(ws)], logs),
     ]
     gateway = start_gateway(logs)
+    docs = start_docs(logs)
     print(f"Dagster UI: http://127.0.0.1:{port}  (logs in {logs}; Ctrl-C or `make stop` to stop)")
     if gateway is not None or _gateway_pid():
         print(f"HTTP gateway: {gateway_url()}  (OpenAPI: {gateway_url()}/openapi.json)")
+    if docs is not None or _pid_of("docs"):
+        from factory_assets.dbt_docs import docs_url
+
+        print(
+            f"dbt docs: {docs_url()}  (generated from the warehouse; ready in a few seconds; log: {logs / 'docs.log'})"
+        )
     stopping = False
 
     def _stop(*_):
@@ -377,7 +385,7 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
 
 
 def stop_all() -> None:
-    for name in ("webserver", "daemon", "gateway"):
+    for name in ("webserver", "daemon", "gateway", "docs"):
         pid_file = run_dir() / f"{name}.pid"
         if not pid_file.exists():
             continue
@@ -409,6 +417,70 @@ def cmd_gateway(_args) -> int:
         print(f"gateway: {gateway_url()}  ingest key: {os.environ.get('FACTORY_GATEWAY_API_KEY')}  "
               f"read key: {os.environ.get('FACTORY_GATEWAY_READ_API_KEY')}")  # fmt: skip
     return gateway_main([])
+
+
+def _pid_of(name: str) -> int | None:
+    """The pid recorded in ``run/<name>.pid`` if that process is alive."""
+    try:
+        pid = int((run_dir() / f"{name}.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _generate_docs(*, empty_catalog: bool = False) -> Path:
+    """``dbt docs generate`` against the warehouse into ``$FACTORY_HOME/dbt_docs``."""
+    from factory_assets import dbt_docs
+
+    url = None if empty_catalog else _resolved("warehouse").resolved_url()
+    return dbt_docs.generate(dbt_docs.docs_dir(), url, empty_catalog=empty_catalog)
+
+
+def start_docs(logs: Path, port: int | None = None, *, wait_s: float = 0) -> subprocess.Popen | None:
+    """Generate and serve the dbt docs site in the background (``python -m factory_assets.dbt_docs``,
+    pid file ``run/docs.pid``, stopped by ``factory stop``) unless it already runs or
+    ``FACTORY_DBT_DOCS_PORT`` is 0. Generating takes a few seconds: ``wait_s`` > 0 waits until the
+    site answers (tests); ``serve`` does not wait. Never fatal: the docs sit beside the UI."""
+    import urllib.request
+
+    from factory_assets import dbt_docs
+
+    port = dbt_docs.docs_port() if port is None else port
+    if port == 0 or _pid_of("docs"):
+        return None
+    run_dir().mkdir(parents=True, exist_ok=True)
+    proc = _spawn("docs", dbt_docs.serve_argv(port), logs)
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            print(f"dbt docs: exited at start (port {port} in use?); see {logs / 'docs.log'}")
+            (run_dir() / "docs.pid").unlink(missing_ok=True)
+            return None
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    return proc
+
+
+def cmd_docs(args) -> int:
+    """Generate the dbt docs site and serve it in the foreground until Ctrl-C."""
+    from factory_assets import dbt_docs
+
+    if not args.empty_catalog:
+        prepare_environment()
+    target = _generate_docs(empty_catalog=args.empty_catalog)
+    print(f"dbt docs generated in {target}")
+    if args.no_serve:
+        return 0
+    print(f"dbt docs: http://127.0.0.1:{args.port}  (Ctrl-C to stop)")
+    try:
+        dbt_docs.serve_forever(target, args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def cmd_stop(_args) -> int:
@@ -532,9 +604,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=int(os.environ.get("FACTORY_UI_PORT") or 3000))
     p.set_defaults(func=cmd_serve)
     sub.add_parser("gateway", help="the HTTP gateway in the foreground").set_defaults(func=cmd_gateway)
-    sub.add_parser("stop", help="stop webserver, daemon, gateway and embedded PostgreSQL").set_defaults(
-        func=cmd_stop
+    p = sub.add_parser("docs", help="generate the dbt docs site from the warehouse and serve it")
+    p.add_argument("--port", type=int, default=int(os.environ.get("FACTORY_DBT_DOCS_PORT") or 8080))
+    p.add_argument("--no-serve", action="store_true", help="generate only")
+    p.add_argument(
+        "--empty-catalog",
+        action="store_true",
+        help="do not query the warehouse (no column types, row counts)",
     )
+    p.set_defaults(func=cmd_docs)
+    sub.add_parser(
+        "stop", help="stop webserver, daemon, gateway, dbt docs and embedded PostgreSQL"
+    ).set_defaults(func=cmd_stop)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -158,6 +158,16 @@ class FactoryTranslator(DagsterDbtTranslator):
             tags[SHARED_SCOPE_TAG] = "own_source"
         return tags
 
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        """dagster-dbt's metadata plus ``dbt_docs``: a link to the node's page of the dbt docs
+        site (``factory docs``; base URL ``FACTORY_DBT_DOCS_URL``, default http://127.0.0.1:8080)."""
+        base = (os.environ.get("FACTORY_DBT_DOCS_URL") or "http://127.0.0.1:8080").rstrip("/")
+        kind, uid = dbt_resource_props["resource_type"], dbt_resource_props["unique_id"]
+        return {
+            **super().get_metadata(dbt_resource_props),
+            "dbt_docs": dg.MetadataValue.url(f"{base}/#!/{kind}/{uid}"),
+        }
+
 
 TRANSLATOR = FactoryTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 

@@ -8,6 +8,7 @@ A new domain adds its ``definitions`` function to :data:`DOMAINS`.
 import dagster as dg
 
 from factory_assets.dbt_assets import dbt_definitions
+from factory_assets.exposures import exposure_definitions
 from factory_assets.ingest.definitions import ingest_definitions
 from factory_assets.logistics import definitions as logistics
 from factory_assets.machine_logs import definitions as machine_logs
@@ -43,5 +44,6 @@ def defs() -> dg.Definitions:
     return dg.Definitions.merge(
         *domain_defs,
         dbt_definitions(date_partitions(domain_defs)),
+        exposure_definitions(),  # BI dashboards and gateway endpoints downstream of the marts
         dg.Definitions(resources=build_resources(), executor=dg.in_process_executor),
     )

@@ -9,6 +9,7 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from factory_assets.ingest.migrate import migrate
 from factory_assets.ingest.roles import bi_reader_password, ensure_bi_reader
@@ -78,3 +79,148 @@ def test_the_password_comes_from_the_environment_or_the_demo_home(monkeypatch, t
 @pytest.fixture(autouse=True)
 def _no_demo_password(monkeypatch):
     monkeypatch.delenv("FACTORY_BI_READER_PASSWORD", raising=False)
+
+
+# --- after a real dbt build: every mart readable, nothing else, no write anywhere --------------
+
+BI_PASSWORD = "bi-reader-built-warehouse"
+PRIVATE = ("raw", "staging", "intermediate", "seeds", "snapshots")
+MODELS_ONLY = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+
+
+def _relations(dbname: str, schemas: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(schema, name, kind) of every table, view, materialised view and partitioned table."""
+    with connect(dbname) as conn:
+        return conn.execute(
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY 1, 2",
+            (list(schemas),),
+        ).fetchall()
+
+
+def _as_bi_reader(dbname: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(
+        host=PG_HOST, port=PG_PORT, dbname=dbname, user="bi_reader", password=BI_PASSWORD, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A scratch warehouse with every model, seed and snapshot built by dbt (empty raw tables),
+    the role prepared as the platform does before a build."""
+    import json
+
+    from tests.dbt_harness import run_dbt, scratch_database
+
+    work = tmp_path_factory.mktemp("bi_built")
+    with scratch_database("test_bi_reader") as dbname:
+        with connect(dbname, autocommit=True) as conn:
+            assert ensure_bi_reader(conn, BI_PASSWORD) == []
+        run_dbt(dbname, work, "build", *MODELS_ONLY)
+        manifest = json.loads((work / "target" / "manifest.json").read_text())
+        yield {"dbname": dbname, "work": work, "manifest": manifest}
+
+
+def test_bi_reader_reads_every_mart_of_a_built_warehouse(built):
+    marts = _relations(built["dbname"], ("marts",))
+    expected = {
+        n["alias"] or n["name"]
+        for n in built["manifest"]["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == "marts"
+    }
+    assert {name for _, name, _ in marts} == expected and len(expected) >= 20
+    with _as_bi_reader(built["dbname"], autocommit=True) as conn:
+        for schema, name, _ in marts:
+            conn.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(schema, name))).fetchall()
+
+
+def test_every_mart_has_exactly_its_documented_columns(built):
+    """The contract's YAML columns are the columns in the database, and each has a COMMENT
+    (persist_docs), which is what BI tools show as the field description."""
+    with connect(built["dbname"]) as conn:
+        actual = {}
+        for table, column, comment in conn.execute(
+            "SELECT c.table_name, c.column_name, col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, "
+            "c.ordinal_position) FROM information_schema.columns c WHERE c.table_schema = 'marts'"
+        ).fetchall():
+            actual.setdefault(table, {})[column] = comment
+    for node in built["manifest"]["nodes"].values():
+        if node["resource_type"] != "model" or node["schema"] != "marts":
+            continue
+        table = node["alias"] or node["name"]
+        assert set(actual[table]) == set(node["columns"]), table
+        undocumented = [c for c, comment in actual[table].items() if not comment]
+        assert not undocumented, f"marts.{table}: columns without a COMMENT: {undocumented}"
+
+
+def test_bi_reader_reads_nothing_outside_marts(built):
+    private = _relations(built["dbname"], PRIVATE)
+    schemas = {schema for schema, _, _ in private}
+    assert {"raw", "staging", "intermediate", "seeds", "snapshots"} <= schemas
+    assert ("raw", "logistics__customers", "r") in private  # personal data lives here
+    with _as_bi_reader(built["dbname"], autocommit=True) as conn:
+        for schema, name, _ in private:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(schema, name)))
+
+
+def test_bi_reader_cannot_write_anywhere_even_in_a_read_write_transaction(built):
+    """Read-only by session default *and* by privileges: switching the transaction to READ WRITE
+    (any client can) still leaves nothing it may change."""
+    mart = next(name for schema, name, kind in _relations(built["dbname"], ("marts",)) if kind == "r")
+    target = sql.Identifier("marts", mart)
+    with _as_bi_reader(built["dbname"]) as conn:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute(sql.SQL("DELETE FROM {}").format(target))
+        conn.rollback()
+    statements = [
+        sql.SQL("INSERT INTO {} DEFAULT VALUES").format(target),
+        sql.SQL("UPDATE {} SET {} = NULL").format(target, sql.Identifier(
+            next(iter(next(n for n in built["manifest"]["nodes"].values() if n["name"] == mart)["columns"])))),
+        sql.SQL("DELETE FROM {}").format(target),
+        sql.SQL("TRUNCATE {}").format(target),
+        sql.SQL("DROP TABLE {}").format(target),
+        sql.SQL("ALTER TABLE {} ADD COLUMN x int").format(target),
+        sql.SQL("CREATE TABLE marts.bi_scratch (x int)"),
+        sql.SQL("CREATE VIEW marts.bi_scratch AS SELECT 1"),
+        sql.SQL("CREATE TABLE public.bi_scratch (x int)"),
+        sql.SQL("CREATE TABLE raw.bi_scratch (x int)"),
+        sql.SQL("CREATE SCHEMA bi_scratch"),
+        sql.SQL("INSERT INTO raw.ingest_ledger DEFAULT VALUES"),
+    ]  # fmt: skip
+    with _as_bi_reader(built["dbname"]) as conn:
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+        conn.commit()
+        allowed = []
+        for statement in statements:
+            try:
+                conn.execute(statement)
+                allowed.append(statement.as_string(conn))
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+            conn.rollback()
+        assert not allowed, f"bi_reader was allowed: {allowed}"
+        # a GRANT by a non-owner without grant option is a warning that grants nothing
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO PUBLIC").format(target))
+        conn.commit()
+    with connect(built["dbname"]) as conn:
+        acl = conn.execute(
+            "SELECT relacl::text FROM pg_class WHERE oid = %s::regclass", (f"marts.{mart}",)
+        ).fetchone()[0]
+    assert "=r/" not in acl.replace("bi_reader=r/", ""), acl
+
+
+def test_grants_survive_a_dbt_rebuild_of_the_marts(built):
+    from tests.dbt_harness import run_dbt
+
+    with connect(built["dbname"]) as conn:
+        before = conn.execute("SELECT 'marts.oee_daily'::regclass::oid").fetchone()[0]
+    run_dbt(built["dbname"], built["work"], "run", select="path:models/marts")
+    with connect(built["dbname"]) as conn:
+        after = conn.execute("SELECT 'marts.oee_daily'::regclass::oid").fetchone()[0]
+    assert after != before  # the tables were re-created, so their grants had to be given again
+    with _as_bi_reader(built["dbname"], autocommit=True) as conn:
+        for schema, name, _ in _relations(built["dbname"], ("marts",)):
+            conn.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(schema, name))).fetchall()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT 1 FROM raw.logistics__customers")

@@ -27,7 +27,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKER_DIR = ROOT / "docker"
 
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
-REQUIRED_SERVICES = ("warehouse", "erp", "sftp", *DAGSTER_SERVICES, "gateway")
+REQUIRED_SERVICES = ("warehouse", "erp", "sftp", *DAGSTER_SERVICES, "gateway", "metabase")
 REQUIRED_ENV = (
     "DAGSTER_HOME",
     "DO_NOT_TRACK",
@@ -51,6 +51,7 @@ SITE_ENV = {
     "FACTORY_PII_KEY": "pii-key-89ab",
     "FACTORY_GATEWAY_API_KEY": "gw-key-cdef",
     "FACTORY_BI_READER_PASSWORD": "bi-pw-0246",
+    "FACTORY_METABASE_ENCRYPTION_KEY": "mb-key-1357",
 }
 # Environment names whose value is a secret: it must come from a ${...} variable.
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PII_KEY|API_KEY|SECRET|TOKEN)$")
@@ -653,3 +654,56 @@ def test_gateway_runs_the_image_publishes_its_port_and_reaches_its_peers(compose
     # least privilege: neither the warehouse owner's URL nor the PII key
     assert "FACTORY_WAREHOUSE_URL" not in env and "FACTORY_PII_KEY" not in env
     assert "FACTORY_GATEWAY_API_KEY" not in compose["x-factory-env"]
+
+
+# --- Metabase (BI, docs/bi.md) ----------------------------------------------------------------
+
+
+def host_ports(site: Mapping[str, Any], service: str) -> set[int]:
+    ports = set()
+    for spec in site["services"][service].get("ports", []):
+        if isinstance(spec, Mapping):
+            ports.add(int(spec["published"]))
+        else:
+            parts = str(spec).split("/")[0].split(":")
+            ports.add(int(parts[-2] if len(parts) > 1 else parts[-1]))
+    return ports
+
+
+def test_metabase_runs_the_official_image_beside_the_stack(compose, site):
+    metabase = site["services"]["metabase"]
+    assert compose["services"]["metabase"]["image"].split("${")[-1].split(":-")[-1].startswith("metabase/metabase:")
+    assert metabase["image"].startswith("metabase/metabase:")
+    assert "build" not in metabase
+    assert metabase["depends_on"]["warehouse"]["condition"] == "service_healthy"
+    assert container_ports(site, "metabase") == {3000}
+    published = {name: host_ports(site, name) for name in site["services"]}
+    assert published["metabase"] == {3001}
+    clashes = [(a, b) for a in published for b in published if a < b and published[a] & published[b]]
+    assert not clashes, f"two services publish the same host port: {clashes}"
+    assert "/api/health" in " ".join(metabase["healthcheck"]["test"])
+
+
+def test_metabase_keeps_its_own_application_database_on_a_volume(site):
+    env = env_of(site, "metabase")
+    assert env["MB_DB_TYPE"] == "h2"
+    data = PurePosixPath(env["MB_DB_FILE"]).parent
+    mounts = {dst: src for src, dst in volume_mounts(site, "metabase")}
+    assert str(data) in mounts and mounts[str(data)] in site["volumes"], "the H2 file must be on a named volume"
+    assert env["MB_ENCRYPTION_SECRET_KEY"] == SITE_ENV["FACTORY_METABASE_ENCRYPTION_KEY"]
+    assert env["MB_ANON_TRACKING_ENABLED"] == "false"  # air-gapped sites (DESIGN.md §3)
+
+
+def test_metabase_never_gets_the_warehouse_owner_and_reads_as_bi_reader(compose, site):
+    """Least privilege: no owner password, no PII key, no platform URL in the Metabase service; the
+    warehouse connection documented for its admin is bi_reader on the `marts` schema."""
+    raw = yaml.safe_dump(compose["services"]["metabase"])
+    for variable in ("FACTORY_WAREHOUSE_PASSWORD", "FACTORY_WAREHOUSE_USER", "FACTORY_PII_KEY", "POSTGRES_PASSWORD"):
+        assert variable not in raw, f"metabase must not receive {variable}"
+    resolved = " ".join(_strings(site["services"]["metabase"]))
+    assert SITE_ENV["FACTORY_WAREHOUSE_PASSWORD"] not in resolved and SITE_ENV["FACTORY_PII_KEY"] not in resolved
+    guide = (ROOT / "docs" / "bi.md").read_text()
+    section = guide[guide.index("## Metabase") :]
+    section = section[: section.index("\n## ", 4)] if "\n## " in section[4:] else section
+    for fact in ("`warehouse`", "`5432`", "`factory`", "`bi_reader`", "`marts`", "FACTORY_BI_READER_PASSWORD"):
+        assert fact in section, f"docs/bi.md's Metabase section must name {fact}"
