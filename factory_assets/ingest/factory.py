@@ -178,7 +178,7 @@ def file_kind_definitions(kind: FileKind) -> dg.Definitions:
     shared = ReadersOfSharedTables()
     refresh = dg.define_asset_job(
         refresh_job_name(kind),
-        selection=dg.AssetSelection.assets(asset).downstream() | shared,
+        selection=(dg.AssetSelection.assets(asset).downstream() | shared).materializable(),  # not the exposures
         partitions_def=partitions,
         tags={SOURCE_TAG: kind.source, **DBT_RUN_TAGS},
         description=f"Ingest new {kind.prefix}/ files and rebuild everything downstream (the landing sensor "
