@@ -248,3 +248,14 @@ def test_resources_are_the_bottom_layer():
 
     cycles = [m for m in graph if reaches(m, m)]
     assert not cycles, cycles
+
+
+def test_data_quality_summary_is_downstream_of_the_mart_and_scheduled_daily(defs):
+    graph = defs.resolve_asset_graph()
+    summary = graph.get(dg.AssetKey(["data_quality_summary"]))
+    assert dg.AssetKey(["marts", "data_quality_daily"]) in summary.parent_keys
+    assert summary.partitions_def is None
+    schedules = {s.name: s for s in defs.schedules}
+    schedule = schedules["data_quality_summary_schedule"]
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_job_def(schedule.job_name).asset_layer.executable_asset_keys == {summary.key}
