@@ -178,6 +178,25 @@ def test_summary_asset_reads_the_mart_and_emits_table_totals_and_chart(factory_e
     assert written.read_bytes() == png
 
 
+def test_cli_summary_lines_show_the_share(factory_env):
+    from factory_assets.summary import data_quality_lines
+
+    url = factory_env["warehouse_url"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert data_quality_lines(conn) == []  # no mart yet
+        conn.execute(MART_DDL)
+        conn.execute(
+            "INSERT INTO marts.data_quality_daily VALUES"
+            " ('2026-03-02', 'plant', 'NULL_KEY', 2, 0, 5, 0.4),"
+            " ('2026-03-03', 'plant', 'NULL_KEY', 1, 0, 20, 0.05),"
+            " ('2026-03-03', 'toy', 'bad_value', 1, 1, NULL, NULL)"
+        )
+        assert data_quality_lines(conn)[1:] == [
+            "  plant  NULL_KEY  3  (12.00 %)",  # (2 + 1) / (5 + 20)
+            "  toy  bad_value  1  (n/a)",
+        ]
+
+
 def test_summary_asset_fails_clearly_before_the_mart_exists(factory_env):
     result = _materialize(factory_env["warehouse_url"], as_of_date="2026-03-31")
     assert not result.success
