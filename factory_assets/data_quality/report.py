@@ -169,9 +169,10 @@ def render_chart_png(days: Sequence[date], series: dict[str, list[int]], title: 
     ax = fig.add_subplot()
     x = list(range(len(days)))
     bottom = [0] * len(days)
-    cmap = matplotlib.colormaps["tab10"]
+    tab10 = matplotlib.colormaps["tab10"]
+    palette = [tab10(i) for i in range(10) if i != 7]  # tab10 without its grey: grey is "other"
     for k, (label, values) in enumerate(series.items()):
-        colour = "#b0b0b0" if label == OTHER else cmap(k % 10)
+        colour = "#b0b0b0" if label == OTHER else palette[k % len(palette)]
         ax.bar(x, values, bottom=bottom, label=label, color=colour, width=0.8)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     step = max(1, len(days) // 10)
@@ -181,7 +182,15 @@ def render_chart_png(days: Sequence[date], series: dict[str, list[int]], title: 
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     if series:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        handles, labels = ax.get_legend_handles_labels()  # listed top to bottom, like the stack
+        ax.legend(
+            handles[::-1],
+            labels[::-1],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
     else:
         ax.text(0.5, 0.5, "no rejection in the window", ha="center", va="center", transform=ax.transAxes)
     buf = io.BytesIO()
