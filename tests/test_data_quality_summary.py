@@ -58,11 +58,24 @@ def test_top_reasons_by_rejected_rows_then_name():
     assert report.top_reasons(totals, 2) == ["machine_logs: bad_timestamp", "oltp: INSUFFICIENT_STOCK"]
 
 
+def test_other_row_counts_the_days_of_any_of_its_reasons():
+    rows = [
+        QualityRow(D("2026-03-02"), "plant", "NULL_KEY", 5, 10),
+        QualityRow(D("2026-03-02"), "plant", "FUTURE_DATE", 1, 10),
+        QualityRow(D("2026-03-03"), "plant", "FUTURE_DATE", 1, 10),
+        QualityRow(D("2026-03-04"), "plant", "NEGATIVE_VALUES", 1, 20),
+    ]
+    assert report.table_rows(report.reason_totals(rows), per_source=1) == [
+        ("plant", "NULL_KEY", 5, 10, "50.00 %", 1),
+        ("plant", "other (2 reasons)", 3, None, "—", 3),  # on 03-02, 03-03, 03-04
+    ]
+
+
 def test_table_rows_group_by_source_with_an_other_row():
     rows = report.table_rows(report.reason_totals(ROWS), per_source=1)
     assert rows == [
         ("machine_logs", "bad_timestamp", 10, 500, "2.00 %", 2),
-        ("machine_logs", "other (1 reasons)", 1, 4, "25.00 %", 1),
+        ("machine_logs", "other (1 reasons)", 1, None, "—", 1),
         ("oltp", "INSUFFICIENT_STOCK", 6, 8, "12.50 %", 2),
         ("logistics_visits", "unparseable_date", 3, None, "n/a", 1),
         ("plant", "NULL_KEY", 2, 50, "4.00 %", 1),
@@ -163,7 +176,7 @@ def test_summary_asset_reads_the_mart_and_emits_table_totals_and_chart(factory_e
     assert lines[0] == "| source | reason | rejected rows | rows in | share | days |"
     assert lines[2:] == [
         "| machine_logs | bad_timestamp | 10 | 500 | 2.00 % | 2 |",  # (4 + 6) / (200 + 300)
-        "| machine_logs | other (1 reasons) | 1 | 4 | 25.00 % | 1 |",  # the quarantined file
+        "| machine_logs | other (1 reasons) | 1 |  | — | 1 |",  # the quarantined file
         "| logistics_visits | unparseable_date | 3 |  | n/a | 1 |",
         "| plant | NULL_KEY | 2 | 50 | 4.00 % | 1 |",
     ]

@@ -36,9 +36,13 @@ class ReasonTotal:
     source: str
     reason: str
     rejected_rows: int
-    days: int
+    day_set: frozenset[date]  # days with a rejection of this reason
     rejected_with_known_rows_in: int  # rejected rows of the days whose rows_in is known
     rows_in: int | None  # sum of rows_in of those days; None when no day has it
+
+    @property
+    def days(self) -> int:
+        return len(self.day_set)
 
     @property
     def label(self) -> str:
@@ -67,7 +71,7 @@ def reason_totals(rows: Iterable[QualityRow]) -> list[ReasonTotal]:
         if r.rows_in is not None:
             a[2] += r.rejected_rows
             a[3] = (a[3] or 0) + r.rows_in
-    totals = [ReasonTotal(s, reason, a[0], len(a[1]), a[2], a[3]) for (s, reason), a in acc.items()]
+    totals = [ReasonTotal(s, reason, a[0], frozenset(a[1]), a[2], a[3]) for (s, reason), a in acc.items()]
     return sorted(totals, key=lambda t: (-t.rejected_rows, t.source, t.reason))
 
 
@@ -81,7 +85,7 @@ def table_rows(
     totals: Sequence[ReasonTotal], per_source: int
 ) -> list[tuple[str, str, int, int | None, str, int]]:
     """Rows of the Markdown table: per source (sources by rejected rows), its ``per_source``
-    top reasons and then one "other (k reasons)" row for the rest.
+    top reasons and then one "other (k reasons)" row for the rest (rejected rows and days only).
 
     Each row: (source, reason, rejected rows, rows in, share as text, days)."""
     by_source: dict[str, list[ReasonTotal]] = defaultdict(list)
@@ -95,18 +99,19 @@ def table_rows(
             out.append((source, t.reason, t.rejected_rows, t.rows_in, format_share(t.share), t.days))
         rest = reasons[per_source:]
         if rest:
-            known = [t for t in rest if t.rows_in]
-            rows_in = sum(t.rows_in for t in known) if known else None
-            share = (
-                Decimal(sum(t.rejected_with_known_rows_in for t in known)) / Decimal(rows_in)
-                if rows_in
-                else None
-            )
-            days = max(t.days for t in rest)
+            # No rows in and no share: reasons of one day may share a denominator (adding them
+            # would count its rows twice) or not (conversions and rules of one SQL source).
+            days = len(frozenset().union(*(t.day_set for t in rest)))  # days with any of them
             out.append(
-                (source, f"{OTHER} ({len(rest)} reasons)", sum(t.rejected_rows for t in rest), rows_in,
-                 format_share(share), days)
-            )  # fmt: skip
+                (
+                    source,
+                    f"{OTHER} ({len(rest)} reasons)",
+                    sum(t.rejected_rows for t in rest),
+                    None,
+                    "—",
+                    days,
+                )
+            )
     return out
 
 
