@@ -7,6 +7,7 @@ A new domain adds its ``definitions`` function to :data:`DOMAINS`.
 
 import dagster as dg
 
+from factory_assets.data_quality import definitions as data_quality
 from factory_assets.dbt_assets import dbt_definitions
 from factory_assets.exposures import exposure_definitions
 from factory_assets.ingest.definitions import ingest_definitions
@@ -23,7 +24,11 @@ DOMAINS = (
     sql_sources.definitions,
     logistics.definitions,
     operations.definitions,
+<<<<<<< HEAD
     monitoring.definitions,  # freshness checks and alerts
+=======
+    data_quality.definitions,  # daily summary of marts.data_quality_daily (table and chart)
+>>>>>>> feat/dq-view
 )
 
 

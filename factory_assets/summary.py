@@ -37,14 +37,24 @@ def ledger_lines(conn: psycopg.Connection) -> list[str]:
 
 
 def data_quality_lines(conn: psycopg.Connection) -> list[str]:
+    """Rejections per source and reason over the whole mart, with their share of the rows
+    received on the days whose denominator is known (docs/data-quality.md)."""
     rows = _rows(
         conn,
-        """SELECT source, reason, sum(rejected_rows) FROM marts.data_quality_daily
+        """SELECT source, reason, sum(rejected_rows),
+                  sum(rejected_rows) FILTER (WHERE rows_in IS NOT NULL)::numeric
+                      / nullif(sum(rows_in), 0)
+             FROM marts.data_quality_daily
             GROUP BY 1, 2 ORDER BY 1, 2""",
     )
     if rows is None:
         return []
-    return ["data quality (marts.data_quality_daily):", *(f"  {s}  {r}  {n}" for s, r, n in rows)]
+    from factory_assets.data_quality.report import format_share
+
+    return [
+        "data quality (marts.data_quality_daily; share of the rows received):",
+        *(f"  {s}  {r}  {n}  ({format_share(share)})" for s, r, n, share in rows),
+    ]
 
 
 def mart_count_lines(conn: psycopg.Connection) -> list[str]:

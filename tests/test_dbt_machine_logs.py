@@ -40,22 +40,24 @@ def _ts(hhmmss: str, day: date = DAY) -> str:
 def _load_raw(conn: psycopg.Connection) -> None:
     """Hand-built raw rows, as the machine-log loader would write them."""
     ledger = [
-        # id, source, path, status, updated_at
-        (1, "machine_logs", "machine_logs/DEM12/20260302.LOG", "loaded", _ts("21:00:00")),
-        (2, "machine_logs", "machine_logs/SU12/20260302.LOG", "loaded", _ts("21:00:00")),
+        # id, source, path, status, updated_at, partition_key, rows_in
+        (1, "machine_logs", "machine_logs/DEM12/20260302.LOG", "loaded", _ts("21:00:00"), "2026-03-02", 20),
+        (2, "machine_logs", "machine_logs/SU12/20260302.LOG", "loaded", _ts("21:00:00"), "2026-03-02", 3),
         # 23:30 UTC on March 2nd is 00:30 on March 3rd in Paris: the plant day is the 3rd.
-        (3, "machine_logs", "machine_logs/DEMALU/20260302.LOG", "quarantined", "2026-03-02 23:30:00+00"),
-        (4, "operations", "operations/drop-17.json", "failed", _ts("10:00:00")),
-        (5, "operations", "operations/drop-18.json", "failed", _ts("11:00:00")),
+        (3, "machine_logs", "machine_logs/DEMALU/20260302.LOG", "quarantined", "2026-03-02 23:30:00+00", "2026-03-02", None),
+        (4, "operations", "operations/drop-17.json", "failed", _ts("10:00:00"), None, None),
+        (5, "operations", "operations/drop-18.json", "failed", _ts("11:00:00"), None, None),
         # neither of these is a rejection
-        (6, "machine_logs", "machine_logs/DEM12/20260301.LOG", "duplicate", _ts("09:00:00")),
-        (7, "operations", "operations/drop-19.json", "retry", _ts("12:00:00")),
-    ]
+        (6, "machine_logs", "machine_logs/DEM12/20260301.LOG", "duplicate", _ts("09:00:00"), "2026-03-01", None),
+        (7, "operations", "operations/drop-19.json", "retry", _ts("12:00:00"), None, None),
+        # a drop loaded that day: one of the 3 operations versions settled on 03-02 (7 is not settled)
+        (8, "operations", "operations/drop-16.json", "loaded", _ts("09:00:00"), None, 0),
+    ]  # fmt: skip
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO raw.ingest_ledger (id, source, path, size, mtime, sha256, status, updated_at)"
-            " VALUES (%s, %s, %s, 100, now(), md5(%s), %s, %s)",
-            [(i, src, path, path, status, upd) for i, src, path, status, upd in ledger],
+            "INSERT INTO raw.ingest_ledger (id, source, path, size, mtime, sha256, status, updated_at,"
+            " partition_key, rows_in) VALUES (%s, %s, %s, 100, now(), md5(%s), %s, %s, %s, %s)",
+            [(i, src, path, path, status, upd, pk, n) for i, src, path, status, upd, pk, n in ledger],
         )
 
         # --- DEM12: span 06:00 -> 07:00 = 3600 s -----------------------------------------
@@ -210,6 +212,18 @@ def test_data_quality_daily_hand_computed(built):
         ("2026-03-02", "operations", "file_failed"): (2, 2),
         # 'duplicate' and 'retry' versions are not rejections
     }
+    share = {
+        (r["day"].isoformat(), r["source"], r["reason"]): (r["rows_in"], r["share_of_rows"])
+        for r in _rows(built, "SELECT * FROM marts.data_quality_daily")
+    }
+    # rows: lines of the two versions loaded for 03-02 (DEM12 20 + SU12 3)
+    assert share[("2026-03-02", "machine_logs", "bad_timestamp")][0] == 23
+    assert float(share[("2026-03-02", "machine_logs", "bad_timestamp")][1]) == pytest.approx(2 / 23)
+    assert float(share[("2026-03-02", "machine_logs", "unknown_event")][1]) == pytest.approx(1 / 23)
+    # file versions: 03-03 settled only the quarantined DEMALU; 03-02 settled 4, 5 (failed) and 8
+    assert share[("2026-03-03", "machine_logs", "file_quarantined")] == (1, Decimal("1"))
+    assert share[("2026-03-02", "operations", "file_failed")][0] == 3
+    assert float(share[("2026-03-02", "operations", "file_failed")][1]) == pytest.approx(2 / 3)
 
 
 def test_marts_have_contracts_and_docs(built):

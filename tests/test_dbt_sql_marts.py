@@ -467,16 +467,25 @@ def test_production_fact_incremental_equals_full_refresh(scenario):
 
 
 def test_data_quality_daily_counts_production_rejects(scenario):
-    got = {(r["day"], r["reason"]): (r["rejected_rows"], r["file_versions"]) for r in scenario["dq_1"]}
-    assert got == {
-        (D("2026-03-02"), "NULL_KEY"): (2, 0),  # rows 10, 11
-        (D("2026-03-05"), "NULL_KEY"): (1, 0),  # row 12: no date, synced 00:30 Paris on 03-05
-        (D("2026-03-03"), "NEGATIVE_VALUES"): (1, 0),
-        (D("2026-03-07"), "NEGATIVE_VALUES"): (1, 0),
-        (D("2026-03-06"), "FUTURE_DATE"): (1, 0),
-        (D("2026-03-09"), "FUTURE_DATE"): (1, 0),
-        (D("2026-03-03"), "SCRAP_GT_PRODUCTION"): (1, 0),
+    got = {
+        (r["day"], r["reason"]): (r["rejected_rows"], r["file_versions"], r["rows_in"])
+        for r in scenario["dq_1"]
     }
+    # rows_in = production_raw rows of that production date (a row without one: its sync day)
+    assert got == {
+        (D("2026-03-02"), "NULL_KEY"): (2, 0, 5),  # rows 10, 11 of 1, 2, 3, 10, 11
+        (D("2026-03-05"), "NULL_KEY"): (1, 0, 2),  # row 12: no date, synced 00:30 Paris on 03-05; and row 6
+        (D("2026-03-03"), "NEGATIVE_VALUES"): (1, 0, 3),  # row 13 of 4, 13, 16
+        (D("2026-03-07"), "NEGATIVE_VALUES"): (1, 0, 1),
+        (D("2026-03-06"), "FUTURE_DATE"): (1, 0, 1),
+        (D("2026-03-09"), "FUTURE_DATE"): (1, 0, 1),
+        (D("2026-03-03"), "SCRAP_GT_PRODUCTION"): (1, 0, 3),  # row 16 of 4, 13, 16
+    }
+    share = {(r["day"], r["reason"]): r["share_of_rows"] for r in scenario["dq_1"]}
+    assert share[(D("2026-03-02"), "NULL_KEY")] == Decimal("0.4")  # 2 / 5
+    assert share[(D("2026-03-05"), "NULL_KEY")] == Decimal("0.5")  # 1 / 2
+    assert share[(D("2026-03-07"), "NEGATIVE_VALUES")] == Decimal("1")
+    assert float(share[(D("2026-03-03"), "SCRAP_GT_PRODUCTION")]) == pytest.approx(1 / 3)
 
 
 # --------------------------------------------------------------------------------------------

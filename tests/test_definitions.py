@@ -298,3 +298,14 @@ def test_own_source_readers_of_the_shared_tables_ignore_other_sources_updates(de
         assert parents & SHARED_TABLES and parents - SHARED_TABLES, key  # own raw tables too
         text = str(graph.get(key).automation_condition)
         assert "ignore_selection=KeysAssetSelection" in text and "ledger" in text, key
+
+
+def test_data_quality_summary_is_downstream_of_the_mart_and_scheduled_daily(defs):
+    graph = defs.resolve_asset_graph()
+    summary = graph.get(dg.AssetKey(["data_quality_summary"]))
+    assert dg.AssetKey(["marts", "data_quality_daily"]) in summary.parent_keys
+    assert summary.partitions_def is None
+    schedules = {s.name: s for s in defs.schedules}
+    schedule = schedules["data_quality_summary_schedule"]
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.resolve_job_def(schedule.job_name).asset_layer.executable_asset_keys == {summary.key}

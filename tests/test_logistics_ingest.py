@@ -213,6 +213,26 @@ def test_visits_and_customers_from_landing_to_marts(env, tmp_path, monkeypatch):
         ("logistics_visits", "non_numeric_id", 1),
         ("logistics_visits", "wrong_column_count", 1),
     ]
+    # Shares: the corrected v1.csv (11 lines) and v2.csv (4 lines) were both loaded today, so the
+    # rejects the reader refuses before any date is read (wrong_column_count, invalid_utf8) count
+    # on the load day, of 15 lines; v1's non_numeric_id (line A9) counts on its visit date
+    # 2021-04-05, which only v1 carries: 1 of 11; v2's missing_value on 2021-05-14, only in v2:
+    # 1 of 4. The customers file: 1 of its 4 lines.
+    shares = {
+        (r["source"], r["reason"]): (r["rejected_rows"], r["rows_in"], float(r["share_of_rows"]))
+        for r in dbt_rows(
+            dbname,
+            "SELECT source, reason, rejected_rows, rows_in, share_of_rows FROM marts.data_quality_daily "
+            "WHERE source LIKE 'logistics%%'",
+        )
+    }
+    assert shares == {
+        ("logistics_customers", "non_numeric_id"): (1, 4, 0.25),
+        ("logistics_visits", "invalid_utf8"): (1, 15, pytest.approx(1 / 15)),
+        ("logistics_visits", "missing_value"): (1, 4, 0.25),
+        ("logistics_visits", "non_numeric_id"): (1, 11, pytest.approx(1 / 11)),
+        ("logistics_visits", "wrong_column_count"): (1, 15, pytest.approx(1 / 15)),
+    }
 
     # Outside raw: pseudonyms only. No column of staging, intermediate or marts holds a name,
     # an email or a phone; the BI role reads marts and not raw.

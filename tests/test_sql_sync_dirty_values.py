@@ -379,6 +379,17 @@ def test_conversions_reach_data_quality_daily(mariadb_url, wh, tmp_path):  # noq
         (day, "erp", "zero_date_to_null:A_Logbuch.Datum"): (1, 0),
         (day, "mes", "zero_date_to_null:ordine.data_inizio"): (1, 0),
     }
+    # share of the rows the syncs of that table wrote that day: the first A_Logbuch run inserted
+    # every row, the second changed one; the second ordine run re-read its rows unchanged (none)
+    logbook_rows = one(wh, "SELECT count(*) FROM raw.erp__a_logbuch")
+    ordine_rows = one(wh, "SELECT count(*) FROM raw.mes__ordine")
+    share = {
+        r["reason"]: (r["rows_in"], float(r["share_of_rows"]))
+        for r in dbt_rows(dbname, "SELECT * FROM marts.data_quality_daily")
+    }
+    assert share["nul_removed:A_Logbuch.Notiz"] == (logbook_rows + 1, pytest.approx(3 / (logbook_rows + 1)))
+    assert share["zero_date_to_null:A_Logbuch.Datum"][0] == logbook_rows + 1
+    assert share["zero_date_to_null:ordine.data_inizio"] == (ordine_rows, pytest.approx(1 / ordine_rows))
     staged = dbt_rows(
         dbname,
         "SELECT table_name, source_table, source_column, conversion, converted_rows, run_status"

@@ -7,17 +7,8 @@
 -- its mirror rows; it is not a dbt source of its own, because Dagster maps a dbt source to one
 -- asset and these rows come from all of them. The depends_on lines below make each sync asset a
 -- parent of this model instead (lineage and automation: a sync refreshes the data-quality mart).
--- A table added to factory_assets/sql_sources/tables.py belongs in this list
--- (tests/test_sql_sync_dirty_values.py checks it).
-{%- set synced_tables = [
-    ('erp', 'a_kopf'), ('erp', 'a_logbuch'), ('erp', 'a_kopffreie'), ('erp', 'a_vorgang'),
-    ('erp', 'p_artikel'), ('erp', 'p_zubeh'),
-    ('mes', 'ordine'), ('mes', 'pezzi'), ('mes', 'pezzi_ordine'), ('mes', 'magazzino'),
-    ('plant', 'production_raw'),
-    ('oltp', 'productos_maestro'), ('oltp', 'transacciones'), ('oltp', 'items_transaccion'),
-    ('oltp', 'entradas_mercancia'),
-] %}
-{%- for source_name, table_name in synced_tables %}
+-- The tables are listed in macros/sql_sources__synced_tables.sql.
+{%- for source_name, table_name in sql_sources_synced_tables() %}
 -- depends_on: {{ source(source_name, table_name) }}
 {%- endfor %}
 
