@@ -24,11 +24,8 @@ DOMAINS = (
     sql_sources.definitions,
     logistics.definitions,
     operations.definitions,
-<<<<<<< HEAD
     monitoring.definitions,  # freshness checks and alerts
-=======
     data_quality.definitions,  # daily summary of marts.data_quality_daily (table and chart)
->>>>>>> feat/dq-view
 )
 
 

@@ -309,3 +309,10 @@ def test_data_quality_summary_is_downstream_of_the_mart_and_scheduled_daily(defs
     schedule = schedules["data_quality_summary_schedule"]
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert defs.resolve_job_def(schedule.job_name).asset_layer.executable_asset_keys == {summary.key}
+
+
+def test_refresh_runs_leave_out_exposures_and_scheduled_reports(defs):
+    machine = _refreshed(defs, "machine_logs_refresh_job")
+    assert "data_quality_summary" not in machine  # its own daily schedule
+    assert not {k for k in machine if k.startswith("exposures/")}
+    assert "machine_logs/pieces" in machine  # the ingestion asset itself

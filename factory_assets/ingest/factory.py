@@ -43,6 +43,27 @@ class ReadersOfSharedTables(dg.AssetSelection):
         return seen
 
 
+@record
+class RefreshSelection(dg.AssetSelection):
+    """What a source's refresh run builds: its ingestion asset (``ingested``), and every asset
+    downstream of it or of the shared tables (:class:`ReadersOfSharedTables`) that keeps itself
+    fresh by declarative automation — the models the automation sensor would otherwise start a
+    second run for. Left out: external assets (the dbt exposures) and assets refreshed on their
+    own schedule (e.g. the daily data-quality chart), which have no automation condition."""
+
+    ingested: tuple[dg.AssetKey, ...]
+
+    def resolve_inner(self, asset_graph, allow_missing: bool):
+        roots = set(self.ingested)
+        below = dg.AssetSelection.assets(*roots).downstream().resolve_inner(asset_graph, allow_missing)
+        below |= ReadersOfSharedTables().resolve_inner(asset_graph, allow_missing)
+        return roots | {
+            k
+            for k in below - roots
+            if asset_graph.get(k).is_materializable and asset_graph.get(k).automation_condition is not None
+        }
+
+
 class IngestConfig(dg.Config):
     """Run configuration of an ingestion asset. Empty = every pending file of the partitions."""
 
@@ -174,11 +195,9 @@ def file_kind_definitions(kind: FileKind) -> dg.Definitions:
         tags={SOURCE_TAG: kind.source, PHASE_TAG: "ingest"},
         description=f"Ingest new {kind.prefix}/ files.",
     )
-    # what reads the shared ledger and reject table (the data-quality mart) is refreshed too
-    shared = ReadersOfSharedTables()
     refresh = dg.define_asset_job(
         refresh_job_name(kind),
-        selection=(dg.AssetSelection.assets(asset).downstream() | shared).materializable(),  # not the exposures
+        selection=RefreshSelection(ingested=tuple(asset.keys)),
         partitions_def=partitions,
         tags={SOURCE_TAG: kind.source, **DBT_RUN_TAGS},
         description=f"Ingest new {kind.prefix}/ files and rebuild everything downstream (the landing sensor "
