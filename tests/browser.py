@@ -96,7 +96,7 @@ def tour(ui_url: str, docs_url: str, out_dir: Path = SCREENSHOTS) -> list[Shot]:
             # One domain's lineage, asset by asset: the mart and everything upstream of it.
             page.goto(f"{ui_url}/assets/marts/oee_daily?view=lineage", wait_until="domcontentloaded")
             _dismiss_first_visit(page)
-            _settle(page, "stg_machine_logs__sessions")
+            _settle(page, "gateway_oee")  # an exposure: the graph reaches past the marts
             snap("dagster-mart-lineage")
 
             # A mart's page with its checks (dbt tests and freshness, as asset checks).
@@ -109,7 +109,8 @@ def tour(ui_url: str, docs_url: str, out_dir: Path = SCREENSHOTS) -> list[Shot]:
             # The dbt docs site: the mart's documentation page.
             page.goto(f"{docs_url}/#!/model/model.factory.oee_daily", wait_until="domcontentloaded")
             _settle(page, "oee_daily")
-            page.get_by_text("Columns", exact=False).first.wait_for(state="visible", timeout=60_000)
+            page.get_by_text("Columns", exact=True).first.wait_for(state="visible", timeout=60_000)
+            page.get_by_text("ISO 22400", exact=False).first.wait_for(state="visible", timeout=60_000)
             snap("dbt-docs-oee-daily")
         finally:
             browser.close()
