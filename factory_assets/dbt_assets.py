@@ -126,6 +126,18 @@ def raw_to_marts_condition() -> dg.AutomationCondition:
     ).with_label("eager_raw_to_marts")
 
 
+def dbt_test_condition() -> dg.AutomationCondition:
+    """For dbt tests (asset checks): run once the model they test was updated by a run that did
+    not test it, when nothing upstream is in progress. The landing sensors' refresh runs build
+    models without their tests so that a settled file reaches the marts sooner; this starts the
+    tests right after, in their own run (one dbt run at a time, as every dbt run)."""
+    return (
+        dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("dbt_tests_after_build")
+
+
 class FactoryTranslator(DagsterDbtTranslator):
     """Keys ``[schema, model]``; groups by domain folder (``models/<layer>/<domain>/``)."""
 
@@ -150,6 +162,10 @@ class FactoryTranslator(DagsterDbtTranslator):
             # its own raw tables are updated by the same runs as its rows of the shared tables
             condition = condition.ignore(dg.AssetSelection.assets(*SHARED_TABLE_KEYS))
         return condition
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        return None if spec is None else spec._replace(automation_condition=dbt_test_condition())
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))
@@ -199,10 +215,12 @@ KEEP_TARGETS = 10  # per-invocation dbt target folders kept for debugging (each 
 def _run_dbt(context, dbt: DbtCliResource, env: dict[str, str] | None = None):
     """Build the selected models, then test them, and tidy up after dbt.
 
-    * Models (and seeds, snapshots) first, then their tests and unit tests (``dbt test``), in the same
-      step: a mart is visible as soon as its SQL ran instead of after every test of everything
-      upstream; test results still arrive as asset checks a few seconds later (and a failure
-      alerts), they just do not hold the marts back.
+    * Models (and seeds, snapshots) first, then their tests and unit tests (``dbt test``): a mart
+      is visible as soon as its SQL ran instead of after every test of everything upstream. Only
+      what the run selected: the landing sensors' refresh runs select no dbt test (the marts
+      must not wait for them), and the automation sensor then starts a checks-only run for the
+      tests of what was built (:func:`dbt_test_condition`); test results arrive as asset checks
+      a little later (and a failure alerts), they just do not hold the marts back.
     * Runs of the same project share dbt's partial-parse file: the one a run leaves is copied
       back to ``dbt_project/target`` (the next invocation starts from it), so an unchanged project
       is not parsed again; ``env`` (the date window) does not invalidate it as ``--vars`` would.
@@ -211,9 +229,13 @@ def _run_dbt(context, dbt: DbtCliResource, env: dict[str, str] | None = None):
     """
     saved = {k: os.environ.get(k) for k in env or {}}
     os.environ.update(env or {})
+    models = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    commands = [
+        *([models] if context.selected_asset_keys else []),  # a checks-only run builds nothing
+        *([["test"]] if context.selected_asset_check_keys else []),  # a refresh run tests later
+    ]
     try:
-        models = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
-        for command in (models, ["test"]):
+        for command in commands:
             invocation = dbt.cli(command, context=context)
             yield from invocation.stream()
             _keep_partial_parse(invocation.target_path)
@@ -306,7 +328,14 @@ def _build_partitioned(
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         prepare_warehouse(context, dbt, warehouse)
-        yield from _run_dbt(context, dbt, env=partition_date_vars(context))
+        # a checks-only run (the automation's tests after a refresh) has no partition: tests
+        # read the whole model
+        window = (
+            partition_date_vars(context)
+            if (context.has_partition_key or context.has_partition_key_range)
+            else {}
+        )
+        yield from _run_dbt(context, dbt, env=window)
 
     return _models
 
@@ -348,8 +377,37 @@ def build_dbt_assets(partitions: Mapping[str, dg.PartitionsDefinition]) -> list[
     return out
 
 
+class FactoryDbtCliResource(DbtCliResource):
+    """``DbtCliResource`` without two costs paid on the path from a settled file to the marts.
+
+    * ``dbt --version`` in a subprocess, once per run process, to learn the CLI's version (about
+      3-5 s on 2 cores): the dbt used here is the one installed next to this interpreter
+      (:func:`dbt_executable`), so the installed dbt-core version is the CLI's version. Another
+      executable on PATH keeps the upstream behaviour.
+    * An in-process dbt adapter set up before every invocation (profile, project and all macros
+      loaded; about 1 s each, four invocations per refresh run): dagster-dbt uses it only to fetch
+      row counts and column metadata, which this project does not request.
+
+    Both are private hooks of dagster-dbt 0.29 (pinned <0.30); tests/test_definitions.py checks
+    they still exist so that an upgrade that renames them fails loudly, not silently slowly.
+    """
+
+    @functools.cached_property
+    def _cli_version(self):
+        from importlib.metadata import version as installed
+
+        from packaging import version
+
+        if Path(self.dbt_executable).parent != Path(__import__("sys").executable).parent:
+            return super()._cli_version
+        return version.parse(installed("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return FactoryDbtCliResource(
         project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
     )
 

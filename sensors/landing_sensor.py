@@ -178,9 +178,13 @@ def build_landing_sensor(kind: FileKind, job) -> dg.SensorDefinition:
         # Name the run's assets explicitly: Dagster's automation then knows that the dbt models
         # downstream were targeted by the same run as the raw tables it updates, and does not
         # start a second run for them while this one is still going.
-        selection = None
+        # The checks are named too (Dagster would otherwise add every check of those assets): the
+        # job's own, i.e. not the dbt tests, which follow in a run of their own.
+        selection = checks = None
         if context.repository_def is not None:
-            selection = sorted(context.repository_def.get_job(job.name).asset_layer.executable_asset_keys)
+            layer = context.repository_def.get_job(job.name).asset_layer
+            selection = sorted(layer.executable_asset_keys)
+            checks = sorted(layer.asset_graph.asset_check_keys, key=str)
         for partition, files in batches(ready, kind.files_per_run, max_runs_per_tick()):
             key, why = unused_run_key(context.instance, run_key(source, partition, files))
             if key is None:
@@ -192,6 +196,7 @@ def build_landing_sensor(kind: FileKind, job) -> dg.SensorDefinition:
                     partition_key=partition,
                     run_config=run_config_for(kind, [e.path for e, _ in files]),
                     asset_selection=selection,
+                    asset_check_keys=checks,
                     tags={SOURCE_TAG: source, "factory/files": str(len(files))},
                 )
             )

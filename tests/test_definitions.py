@@ -316,3 +316,71 @@ def test_refresh_runs_leave_out_exposures_and_scheduled_reports(defs):
     assert "data_quality_summary" not in machine  # its own daily schedule
     assert not {k for k in machine if k.startswith("exposures/")}
     assert "machine_logs/pieces" in machine  # the ingestion asset itself
+
+
+def test_the_lean_dbt_resource_knows_the_cli_version_without_asking_it():
+    """FactoryDbtCliResource skips ``dbt --version`` and the in-process adapter: the hooks it
+    overrides must still exist upstream, and the version it assumes must be the CLI's."""
+    import re
+    import subprocess
+
+    from dagster_dbt import DbtCliResource
+
+    from factory_assets.dbt_assets import FactoryDbtCliResource, dbt_resource
+
+    for hook in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hasattr(DbtCliResource, hook) and hook in FactoryDbtCliResource.__dict__, hook
+    resource = dbt_resource()
+    out = subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True)
+    core = re.search(r"installed:\s*([0-9][^\s]*)", out.stdout + out.stderr).group(1)
+    assert str(resource._cli_version) == core
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_refresh_runs_build_models_and_leave_dbt_tests_to_a_run_of_their_own(defs):
+    """The landing sensor's run builds the marts without waiting for ~170 dbt tests; each dbt
+    test carries an automation condition that runs it once its model was updated untested."""
+    job = defs.resolve_job_def("machine_logs_refresh_job")
+    selected_checks = {k.name for k in job.asset_layer.asset_graph.asset_check_keys}
+    assert "lines_conserved" in selected_checks  # the ingestion's own check stays in the run
+    assert not {n for n in selected_checks if n.startswith(("not_null", "unique", "expression_is_true"))}
+    graph = defs.resolve_asset_graph()
+    dbt_checks = [
+        k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey(["marts", "machine_sessions"])
+    ]
+    assert dbt_checks
+    for key in dbt_checks:
+        condition = graph.get(key).automation_condition
+        assert condition is not None and "dbt_tests_after_build" in str(condition), key
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [("models", ["build"]), ("checks", ["test"]), ("both", ["build", "test"])],
+)
+def test_a_dbt_step_runs_only_what_its_run_selected(monkeypatch, tmp_path, selection, expected):
+    from factory_assets import dbt_assets
+
+    calls: list[list[str]] = []
+
+    class RecordingDbt(dg.ConfigurableResource):
+        def cli(self, args, context):
+            calls.append(list(args))
+            return type("Invocation", (), {"stream": lambda _self: iter(()), "target_path": tmp_path})()
+
+    monkeypatch.setattr(dbt_assets, "prepare_warehouse", lambda context, dbt, warehouse: None)
+    assets = dbt_assets.build_dbt_assets({"machine_logs": machine_log_partitions()})[-1]  # unpartitioned
+    key = dg.AssetKey(["marts", "oee_daily"])
+    checks = [c for c in assets.check_keys if c.asset_key == key]
+    chosen = {
+        "models": dg.AssetSelection.assets(key).without_checks(),
+        "checks": dg.AssetSelection.checks(*checks),
+        "both": dg.AssetSelection.assets(key),
+    }[selection]
+    result = dg.materialize(
+        [assets],
+        selection=chosen,
+        resources={"dbt": RecordingDbt(), "warehouse": RecordingDbt()},
+        raise_on_error=False,
+    )
+    assert [c[0] for c in calls] == expected, result

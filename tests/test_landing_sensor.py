@@ -242,3 +242,33 @@ def test_file_events_over_sftp_grow_duplicate_delete_and_partial_upload(sftp_env
     ledger_rows, after = ingest_day()
     assert ledger_rows[-1][:2] == ("machine_logs/DEM12B/20241105.LOG", "duplicate")
     assert after == grown  # duplicate not loaded again, deleted file's data kept
+
+
+def test_the_sensor_requests_the_refresh_run_with_models_but_not_their_dbt_tests(factory_env):
+    """The run names its assets (so the automation does not start a second run for the models)
+    and only the ingestion's own checks: Dagster would otherwise add every dbt test of those
+    models, and the marts would wait for them; the tests follow in a run of their own."""
+    from factory_assets.definitions import defs
+
+    repo = defs().get_repository_def()
+    sensor = repo.get_sensor_def("machine_logs_landing_sensor")
+    drop(
+        factory_env["landing"],
+        "machine_logs/DEM12/20241105.LOG",
+        generate_day("DEM12", DAY, random.Random(3)),
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    cursor, requests = None, []
+    for _ in range(3):  # first look, then the second look that finds it stable
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=repo, resources=build_resources()
+        )
+        result = sensor(ctx)
+        cursor, requests = result.cursor, result.run_requests
+        if requests:
+            break
+    assert len(requests) == 1
+    request = requests[0]
+    assert dg.AssetKey(["marts", "machine_sessions"]) in request.asset_selection
+    assert dg.AssetKey(["marts", "oee_daily"]) in request.asset_selection
+    assert {k.name for k in request.asset_check_keys} == {"lines_conserved", "freshness"}
