@@ -126,18 +126,6 @@ def raw_to_marts_condition() -> dg.AutomationCondition:
     ).with_label("eager_raw_to_marts")
 
 
-def dbt_test_condition() -> dg.AutomationCondition:
-    """For dbt tests (asset checks): run once the model they test was updated by a run that did
-    not test it, when nothing upstream is in progress. The landing sensors' refresh runs build
-    models without their tests so that a settled file reaches the marts sooner; this starts the
-    tests right after, in their own run (one dbt run at a time, as every dbt run)."""
-    return (
-        dg.AutomationCondition.any_deps_updated().since_last_handled()
-        & ~dg.AutomationCondition.any_deps_in_progress()
-        & ~dg.AutomationCondition.in_progress()
-    ).with_label("dbt_tests_after_build")
-
-
 class FactoryTranslator(DagsterDbtTranslator):
     """Keys ``[schema, model]``; groups by domain folder (``models/<layer>/<domain>/``)."""
 
@@ -162,10 +150,6 @@ class FactoryTranslator(DagsterDbtTranslator):
             # its own raw tables are updated by the same runs as its rows of the shared tables
             condition = condition.ignore(dg.AssetSelection.assets(*SHARED_TABLE_KEYS))
         return condition
-
-    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
-        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        return None if spec is None else spec._replace(automation_condition=dbt_test_condition())
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))
@@ -215,12 +199,13 @@ KEEP_TARGETS = 10  # per-invocation dbt target folders kept for debugging (each 
 def _run_dbt(context, dbt: DbtCliResource, env: dict[str, str] | None = None):
     """Build the selected models, then test them, and tidy up after dbt.
 
-    * Models (and seeds, snapshots) first, then their tests and unit tests (``dbt test``): a mart
-      is visible as soon as its SQL ran instead of after every test of everything upstream. Only
-      what the run selected: the landing sensors' refresh runs select no dbt test (the marts
-      must not wait for them), and the automation sensor then starts a checks-only run for the
-      tests of what was built (:func:`dbt_test_condition`); test results arrive as asset checks
-      a little later (and a failure alerts), they just do not hold the marts back.
+    * Models (and seeds, snapshots) first, then their tests and unit tests (``dbt test``), in the
+      same step: a mart is visible as soon as its SQL ran instead of after every test of
+      everything upstream; test results arrive as asset checks a few seconds later (and a
+      failure alerts), they just do not hold the marts back. Only what the run selected: a
+      checks-only run (the UI's "Execute" of a check) builds nothing, a models-only one tests
+      nothing. (Tests in a run of their own, after the refresh run, were measured and dropped:
+      two more runs per file filled the one-dbt-run-at-a-time queue; docs/benchmarks.md.)
     * Runs of the same project share dbt's partial-parse file: the one a run leaves is copied
       back to ``dbt_project/target`` (the next invocation starts from it), so an unchanged project
       is not parsed again; ``env`` (the date window) does not invalidate it as ``--vars`` would.
@@ -328,8 +313,7 @@ def _build_partitioned(
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         prepare_warehouse(context, dbt, warehouse)
-        # a checks-only run (the automation's tests after a refresh) has no partition: tests
-        # read the whole model
+        # a checks-only run launched from the UI may have no partition: tests read the whole model
         window = (
             partition_date_vars(context)
             if (context.has_partition_key or context.has_partition_key_range)
@@ -418,7 +402,9 @@ def dbt_definitions(partitions: Mapping[str, dg.PartitionsDefinition]) -> dg.Def
     automation = dg.AutomationConditionSensorDefinition(
         "raw_to_marts_automation",
         target=dg.AssetSelection.assets(*assets),
-        run_tags=DBT_RUN_TAGS,
+        # below the landing sensors' refresh runs (priority 0) in the queue: when both wait for
+        # the one dbt slot, a settled file's run goes first
+        run_tags={**DBT_RUN_TAGS, "dagster/priority": "-1"},
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=15,
         description="Rebuilds dbt models when the raw tables they read are updated.",

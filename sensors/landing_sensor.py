@@ -178,8 +178,8 @@ def build_landing_sensor(kind: FileKind, job) -> dg.SensorDefinition:
         # Name the run's assets explicitly: Dagster's automation then knows that the dbt models
         # downstream were targeted by the same run as the raw tables it updates, and does not
         # start a second run for them while this one is still going.
-        # The checks are named too (Dagster would otherwise add every check of those assets): the
-        # job's own, i.e. not the dbt tests, which follow in a run of their own.
+        # The job's checks are named too (its dbt tests, row conservation, freshness), so that a
+        # check added to an asset outside this job is not pulled into the run.
         selection = checks = None
         if context.repository_def is not None:
             layer = context.repository_def.get_job(job.name).asset_layer

@@ -94,6 +94,9 @@ def test_automation_and_jobs_cover_both_dbt_definitions(defs):
     graph = defs.resolve_asset_graph()
     automation = {s.name: s for s in defs.sensors}["raw_to_marts_automation"]
     targeted = automation.asset_selection.resolve(graph)
+    # below the landing sensors' refresh runs in the queue (they carry no priority tag: 0)
+    assert int(automation.run_tags["dagster/priority"]) < 0
+    assert DBT_RUN_TAGS.items() <= automation.run_tags.items()
     for path in MACHINE_LOG_PARTITIONED + UNPARTITIONED[:3]:
         assert dg.AssetKey(path) in targeted, path
     for path in MACHINE_LOG_PARTITIONED + UNPARTITIONED[:3]:
@@ -335,23 +338,6 @@ def test_the_lean_dbt_resource_knows_the_cli_version_without_asking_it():
     core = re.search(r"installed:\s*([0-9][^\s]*)", out.stdout + out.stderr).group(1)
     assert str(resource._cli_version) == core
     assert resource._initialize_dbt_core_adapter(["build"]) is None
-
-
-def test_refresh_runs_build_models_and_leave_dbt_tests_to_a_run_of_their_own(defs):
-    """The landing sensor's run builds the marts without waiting for ~170 dbt tests; each dbt
-    test carries an automation condition that runs it once its model was updated untested."""
-    job = defs.resolve_job_def("machine_logs_refresh_job")
-    selected_checks = {k.name for k in job.asset_layer.asset_graph.asset_check_keys}
-    assert "lines_conserved" in selected_checks  # the ingestion's own check stays in the run
-    assert not {n for n in selected_checks if n.startswith(("not_null", "unique", "expression_is_true"))}
-    graph = defs.resolve_asset_graph()
-    dbt_checks = [
-        k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey(["marts", "machine_sessions"])
-    ]
-    assert dbt_checks
-    for key in dbt_checks:
-        condition = graph.get(key).automation_condition
-        assert condition is not None and "dbt_tests_after_build" in str(condition), key
 
 
 @pytest.mark.parametrize(

@@ -197,10 +197,7 @@ def file_kind_definitions(kind: FileKind) -> dg.Definitions:
     )
     refresh = dg.define_asset_job(
         refresh_job_name(kind),
-        # models only: their dbt tests follow in a checks-only run (dbt_assets.dbt_test_condition),
-        # the ingestion's own row-conservation check stays in
-        selection=RefreshSelection(ingested=tuple(asset.keys)).without_checks()
-        | dg.AssetSelection.checks_for_assets(asset),
+        selection=RefreshSelection(ingested=tuple(asset.keys)),
         partitions_def=partitions,
         tags={SOURCE_TAG: kind.source, **DBT_RUN_TAGS},
         description=f"Ingest new {kind.prefix}/ files and rebuild everything downstream (the landing sensor "
