@@ -196,10 +196,18 @@ def partition_date_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
 KEEP_TARGETS = 10  # per-invocation dbt target folders kept for debugging (each holds a manifest copy)
 
 
+# Data tests of what the run built. dbt unit tests check the SQL's logic on fixed inputs, not the
+# data: they run in `make test` (tests/test_dbt_*.py build with them) and on every change of the
+# project, not in every production run, where they cost 1-3 s each (about 10 s of every
+# machine-log refresh) and Dagster shows nothing of them anyway (dagster-dbt maps no unit test to
+# an asset check).
+TESTS = ["test", "--exclude-resource-type", "unit_test"]
+
+
 def _run_dbt(context, dbt: DbtCliResource, env: dict[str, str] | None = None):
     """Build the selected models, then test them, and tidy up after dbt.
 
-    * Models (and seeds, snapshots) first, then their tests and unit tests (``dbt test``), in the
+    * Models (and seeds, snapshots) first, then their data tests (``dbt test``, see :data:`TESTS`), in the
       same step: a mart is visible as soon as its SQL ran instead of after every test of
       everything upstream; test results arrive as asset checks a few seconds later (and a
       failure alerts), they just do not hold the marts back. Only what the run selected: a
@@ -217,7 +225,7 @@ def _run_dbt(context, dbt: DbtCliResource, env: dict[str, str] | None = None):
     models = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     commands = [
         *([models] if context.selected_asset_keys else []),  # a checks-only run builds nothing
-        *([["test"]] if context.selected_asset_check_keys else []),  # a refresh run tests later
+        *([TESTS] if context.selected_asset_check_keys else []),
     ]
     try:
         for command in commands:

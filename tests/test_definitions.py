@@ -172,6 +172,7 @@ def test_a_partitioned_dbt_run_passes_its_dates_to_dbt(monkeypatch, partition_ke
     assert result.success
     assert [args[0] for args, _ in calls] == ["build", "test"]
     assert "test" in calls[0][0] and "unit_test" in calls[0][0]  # excluded from the first step
+    assert calls[1][0][calls[1][0].index("--exclude-resource-type") + 1] == "unit_test"  # CI runs them
     window = {
         "min_date": calls[0][1]["FACTORY_DBT_MIN_DATE"],
         "max_date": calls[0][1]["FACTORY_DBT_MAX_DATE"],
