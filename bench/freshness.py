@@ -28,7 +28,6 @@ import argparse
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -100,12 +99,11 @@ class Platform:
         return DagsterInstance.get()
 
     def stop(self) -> None:
-        if self.daemon and self.daemon.poll() is None:
-            os.killpg(self.daemon.pid, signal.SIGTERM)
-            try:
-                self.daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.daemon.pid, signal.SIGKILL)
+        if self.daemon:
+            from factory_assets.cli import _stop_group
+
+            _stop_group(self.daemon.pid, grace_s=60)  # the daemon and its code server
+            self.daemon.wait()
         subprocess.run([str(BIN / "factory"), "stop"], env=self.env, capture_output=True)
 
 

@@ -384,20 +384,33 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
     return 0
 
 
+def _stop_group(pgid: int, grace_s: float = 10) -> None:
+    """SIGTERM a process group (each service runs in its own session), wait for every member, not
+    only the leader, then SIGKILL what is left: the daemon's code server can outlive the daemon
+    and would otherwise stay behind as an orphan."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.time() + grace_s
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def stop_all() -> None:
     for name in ("webserver", "daemon", "gateway", "docs"):
         pid_file = run_dir() / f"{name}.pid"
         if not pid_file.exists():
             continue
-        pid = int(pid_file.read_text())
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _stop_group(int(pid_file.read_text()))
         pid_file.unlink(missing_ok=True)
     if embedded.stop():
         print("embedded PostgreSQL stopped")

@@ -122,6 +122,26 @@ def platform(tmp_path_factory):
         serve.wait(timeout=120)
     pid = _postmaster_pid(home)
     assert pid is None or not _alive(pid), "embedded PostgreSQL left running after stop"
+    left = _processes_of(home)
+    assert not left, f"processes left running after stop: {left}"
+
+
+def _processes_of(home: Path) -> list[str]:
+    """Command lines of live processes started for this FACTORY_HOME (any service, the daemon's
+    code server included: they all inherit the variable)."""
+    needle = f"FACTORY_HOME={home}".encode() + b"\0"
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if needle in (proc / "environ").read_bytes() + b"\0":
+                found.append(
+                    (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120]
+                )
+        except OSError:
+            continue
+    return found
 
 
 def test_sensor_driven_run_updates_the_mart_without_anyone_launching_it(platform):
