@@ -53,7 +53,7 @@ services: setup
 	$(BIN)/python -m tests.services
 
 test: setup services lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=20
 
 bench: setup
 	$(BIN)/python bench/machine_logs.py
