@@ -533,7 +533,7 @@ def _post_demo_drop(records: list[dict]) -> None:
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.loads(response.read())
+            answer = json.loads(response.read(1 << 20))  # the gateway answers a small JSON object
         print(
             f"demo: POSTed {answer['records']} records to {gateway_url()}/v1/operations -> {answer['path']}"
         )

@@ -117,7 +117,7 @@ class WebhookTarget:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (configured URL)
-                response.read()
+                response.read(64 << 10)  # drain a bounded reply; its content is not used
         except urllib.error.HTTPError as exc:
             raise RuntimeError(f"webhook {endpoint_label(self.url)} answered HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
