@@ -52,8 +52,11 @@ lint: setup
 services: setup
 	$(BIN)/python -m tests.services
 
+# one pytest worker per CPU (each test module on one worker: its module-scoped warehouse is built
+# once); every test has its own databases, folders and ports. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= auto
 test: setup services lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=20
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python bench/machine_logs.py

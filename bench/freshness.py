@@ -100,9 +100,9 @@ class Platform:
 
     def stop(self) -> None:
         if self.daemon:
-            from factory_assets.cli import _stop_group
+            from factory_assets.cli import _stop_groups
 
-            _stop_group(self.daemon.pid, grace_s=60)  # the daemon and its code server
+            _stop_groups([self.daemon.pid], grace_s=60)  # the daemon and its code server
             self.daemon.wait()
         subprocess.run([str(BIN / "factory"), "stop"], env=self.env, capture_output=True)
 

@@ -384,33 +384,42 @@ def serve(port: int, *, stop_after: float | None = None) -> int:
     return 0
 
 
-def _stop_group(pgid: int, grace_s: float = 10) -> None:
-    """SIGTERM a process group (each service runs in its own session), wait for every member, not
-    only the leader, then SIGKILL what is left: the daemon's code server can outlive the daemon
-    and would otherwise stay behind as an orphan."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.time() + grace_s
-    while time.time() < deadline:
+def _stop_groups(pgids: list[int], grace_s: float = 10) -> None:
+    """SIGTERM process groups (each service runs in its own session) all at once, wait for every
+    member, not only the leaders, then SIGKILL what is left: the daemon's code server can
+    outlive the daemon and would otherwise stay behind as an orphan. One shared grace period:
+    stopping the services one after the other made ``factory stop`` take up to 40 s."""
+    alive = []
+    for pgid in pgids:
         try:
-            os.killpg(pgid, 0)
+            os.killpg(pgid, signal.SIGTERM)
+            alive.append(pgid)
         except ProcessLookupError:
-            return
+            pass
+    deadline = time.time() + grace_s
+    while alive and time.time() < deadline:
         time.sleep(0.1)
+        alive = [pgid for pgid in alive if _group_alive(pgid)]
+    for pgid in alive:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _group_alive(pgid: int) -> bool:
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(pgid, 0)
+        return True
     except ProcessLookupError:
-        pass
+        return False
 
 
 def stop_all() -> None:
-    for name in ("webserver", "daemon", "gateway", "docs"):
-        pid_file = run_dir() / f"{name}.pid"
-        if not pid_file.exists():
-            continue
-        _stop_group(int(pid_file.read_text()))
+    pid_files = [run_dir() / f"{name}.pid" for name in ("webserver", "daemon", "gateway", "docs")]
+    pid_files = [p for p in pid_files if p.exists()]
+    _stop_groups([int(p.read_text()) for p in pid_files])
+    for pid_file in pid_files:
         pid_file.unlink(missing_ok=True)
     if embedded.stop():
         print("embedded PostgreSQL stopped")

@@ -54,3 +54,34 @@ def pytest_report_header(config):
         f"test PostgreSQL: {PG_URL}",
         f"FACTORY_TIMEZONE={os.environ.get('FACTORY_TIMEZONE', '(default)')}",
     ]
+
+
+# The longest modules (a running demo, dbt scenario builds), slowest first. pytest-xdist hands
+# whole modules to its workers in collection order (``--dist loadfile``): started last, the
+# end-to-end module alone kept one worker busy for four minutes after the other had finished.
+SLOW_MODULES = (
+    "test_end_to_end.py",
+    "test_dbt_sql_marts.py",
+    "test_dbt_partitions.py",
+    "test_dbt_inventory.py",
+    "test_cli.py",
+    "test_dbt_docs.py",
+    "test_logistics_ingest.py",
+    "test_dbt_oee.py",
+    "test_dbt_machine_logs.py",
+    "test_dbt_unit_tests.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Slowest modules first (:data:`SLOW_MODULES`); schemathesis' tests get node ids of their own.
+
+    ``schema.parametrize()`` (tests/test_gateway_fuzz.py) names each item
+    ``test_x[GET /v1/health]`` but leaves every one of them the node id ``…::test_x``;
+    pytest-xdist schedules by node id, so all but one operation's tests were silently dropped.
+    """
+    for item in items:
+        if getattr(item, "operation_label", None) and not item.nodeid.endswith("]"):
+            item._id = item.parent.id.child(item.name)  # pytest 9's node id; name = test_x[<operation>]
+    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a module kept

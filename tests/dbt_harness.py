@@ -95,6 +95,7 @@ def run_dbt(
     dbt_vars: dict | None = None,
     cautious: bool = False,
     unset_env: Iterable[str] = (),
+    unit_tests: bool = False,
 ) -> str:
     """Run ``dbt <command> <args>`` against ``dbname``; assert it succeeded, return its stdout.
 
@@ -102,8 +103,15 @@ def run_dbt(
     tests whose every parent is selected run); ``dbt_vars`` becomes ``--vars <json>``;
     ``unset_env`` names variables removed from the environment (see :func:`dbt_env`). dbt's
     target and logs go to ``work/target`` and ``work/logs``.
+
+    dbt unit tests are left out of ``build`` and ``test`` unless ``unit_tests``: they check the
+    SQL on fixed inputs, whatever the database holds, so one module
+    (tests/test_dbt_unit_tests.py) runs every one of them once per suite instead of every
+    scenario step re-running its domain's.
     """
     cmd = [str(Path(sys.executable).with_name("dbt")), command, *args]
+    if command in ("build", "test") and not unit_tests:
+        cmd += ["--exclude-resource-type", "unit_test"]
     if select:
         cmd += ["--select", *([select] if isinstance(select, str) else select)]
     if cautious:

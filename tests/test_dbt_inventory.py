@@ -191,8 +191,7 @@ def _run_scenario(dbname: str, work: Path) -> dict:
     everything = [*INVENTORY, "+data_quality_daily"]
 
     # 1. first build, as of 03-04
-    out = _dbt(dbname, work, "build", as_of="2026-03-04", select=everything)
-    assert "unit_test" in out or "unit test" in out  # the unit tests ran too
+    _dbt(dbname, work, "build", as_of="2026-03-04", select=everything)
     seen["card_1"] = _card(dbname)
     seen["pricing_1"] = _mart(dbname, "product_pricing")
     seen["dq_1"] = _rows(

@@ -2,7 +2,7 @@
 
 Two throw-away databases, each migrated with the real migrations and built with `dbt build`
 restricted to the machine-log marts and everything upstream (seeds, staging, intermediate,
-their data tests and unit tests):
+their data tests; the unit tests run in test_dbt_unit_tests.py):
 
 * ``fixture``: hand-built raw rows for one centre over three days (a day with overlapping
   waits and stops, a stop across the shift change, a stop before the first shift, a stop closed

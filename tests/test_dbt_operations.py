@@ -108,8 +108,7 @@ def scenario(tmp_path_factory) -> Iterator[dict]:
         with connect(dbname, autocommit=True) as conn:
             notes = ensure_bi_reader(conn, BI_PASSWORD)
         assert notes == []
-        out = run_dbt(dbname, work, "build", select=SELECTION, cautious=True)
-        assert "order_status__completed_when_every_line_reaches_zero" in out, out  # unit tests ran
+        run_dbt(dbname, work, "build", select=SELECTION, cautious=True)
         yield {"dbname": dbname, "url": url, "landing": landing}
 
 

@@ -69,9 +69,7 @@ def _dbt(dbname: str, work: Path, *args: str, **options) -> str:
 
 
 def _build(dbname: str, work: Path, as_of: str) -> str:
-    out = _dbt(dbname, work, "build", select=SELECTION, cautious=True, dbt_vars={"as_of_date": as_of})
-    assert "unit test" in out or "unit_test" in out, out  # the unit tests ran too
-    return out
+    return _dbt(dbname, work, "build", select=SELECTION, cautious=True, dbt_vars={"as_of_date": as_of})
 
 
 def _fact(dbname: str) -> dict[tuple, dict]:
