@@ -131,7 +131,14 @@ def scenario(tmp_path_factory) -> dict:
 
         run_dbt(dbname, work, "build", select=DBT_SELECT, cautious=True)
         rebuilt = {day: _marts(dbname, day) for day in (MON, TUE)}
-        yield {"full": full, "partitioned": partitioned, "rebuilt": rebuilt, "materialized": materialized}
+        yield {
+            "full": full,
+            "partitioned": partitioned,
+            "rebuilt": rebuilt,
+            "materialized": materialized,
+            "dbname": dbname,
+            "work": work,
+        }
 
 
 def test_one_day_run_materializes_that_partition(scenario):
@@ -161,6 +168,39 @@ def test_full_build_without_vars_equals_the_partitioned_run(scenario):
     assert scenario["rebuilt"][TUE] == scenario["partitioned"][TUE]
     assert scenario["rebuilt"][MON]["sessions"][0]["pieces"] == 150
     assert len(scenario["rebuilt"][MON]["stops"]) == 2
+
+
+def test_a_partitioned_run_tests_its_own_dates_only(scenario, monkeypatch):
+    """The data tests of a partitioned model read the run's window (macros/tests/
+    partition_window_tests.sql): a bad row on Monday fails Monday's run and a run without a
+    window, not Tuesday's, whose tests no longer re-read every day of history."""
+    dbname, work = scenario["dbname"], scenario["work"]
+    with _connect(dbname) as conn:  # a wait that ends before it starts, on Monday
+        conn.execute(
+            "INSERT INTO raw.machine_logs__waits (centre, production_date, line_no, started_at, ended_at, seconds)"
+            " VALUES ('DEM12', %s, 31, %s, %s, 60)",
+            (MON, _ts(MON, "07:40:00"), _ts(MON, "07:39:00")),
+        )
+    try:
+        select = "stg_machine_logs__waits"
+        monkeypatch.setenv("FACTORY_DBT_MIN_DATE", TUE.isoformat())
+        monkeypatch.setenv("FACTORY_DBT_MAX_DATE", TUE.isoformat())
+        run_dbt(dbname, work, "test", select=select)  # Tuesday: passes
+        compiled = "\n".join(p.read_text() for p in (work / "target" / "compiled").rglob("*waits*.sql"))
+        assert f"between '{TUE.isoformat()}'::date and '{TUE.isoformat()}'::date" in compiled
+
+        monkeypatch.setenv("FACTORY_DBT_MIN_DATE", MON.isoformat())
+        monkeypatch.setenv("FACTORY_DBT_MAX_DATE", TUE.isoformat())
+        with pytest.raises(AssertionError, match="expression_is_true_stg_machine_logs__waits"):
+            run_dbt(dbname, work, "test", select=select)
+
+        monkeypatch.delenv("FACTORY_DBT_MIN_DATE")
+        monkeypatch.delenv("FACTORY_DBT_MAX_DATE")
+        with pytest.raises(AssertionError, match="expression_is_true_stg_machine_logs__waits"):
+            run_dbt(dbname, work, "test", select=select)  # no window: every date, as before
+    finally:
+        with _connect(dbname) as conn:
+            conn.execute("DELETE FROM raw.machine_logs__waits WHERE line_no = 31")
 
 
 def test_the_first_partitioned_build_on_a_fresh_warehouse_builds_the_seeds_it_needs():

@@ -1,4 +1,4 @@
-{{ config(meta={'factory_partitions': 'machine_logs'}) }}
+{{ config(meta={'factory_partitions': 'machine_logs', 'factory_partition_column': 'shift_date'}) }}
 
 -- The shift calendar (seed shift_calendar) laid out on real dates: one row per centre, date
 -- and planned shift, with its window as timestamptz (DESIGN.md §6.2).
