@@ -56,7 +56,7 @@ services: setup
 # once); every test has its own databases, folders and ports. PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
 test: setup services lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(BIN)/python bench/machine_logs.py

@@ -57,8 +57,9 @@ def pytest_report_header(config):
 
 
 # The longest modules (a running demo, dbt scenario builds), slowest first. pytest-xdist hands
-# whole modules to its workers in collection order (``--dist loadfile``): started last, the
-# end-to-end module alone kept one worker busy for four minutes after the other had finished.
+# whole modules to its workers in collection order (``--dist loadfile --no-loadscope-reorder``;
+# by default it orders modules by their number of tests): started last, the end-to-end module
+# alone kept one worker busy for four minutes after the other had finished.
 SLOW_MODULES = (
     "test_end_to_end.py",
     "test_dbt_sql_marts.py",
