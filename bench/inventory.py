@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -80,6 +82,23 @@ STAMP_COLUMNS = {  # run stamps: differ between an incremental run and a full re
     "transactions_census_count",
     "transactions_census_checksum",
 }
+
+
+@contextmanager
+def scratch_database(url: str, prefix: str, keep: bool = False) -> Iterator[tuple[str, str]]:
+    """A new database ``<prefix>_<random>`` on the server of ``url``: yields its name and URL,
+    then drops it (``WITH (FORCE)``), or keeps it and prints its name when ``keep``."""
+    dbname = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield dbname, psycopg.conninfo.make_conninfo(url, dbname=dbname)
+    finally:
+        if keep:
+            print(f"kept database {dbname}")
+        else:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 def copy_rows(conn: psycopg.Connection, table: str, columns: tuple[str, ...], rows, synced_at) -> int:
@@ -168,11 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", default=os.environ.get("FACTORY_BENCH_PG_URL") or DEFAULT_URL)
     args = ap.parse_args(argv)
 
-    dbname = f"bench_inventory_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    db_url = psycopg.conninfo.make_conninfo(args.url, dbname=dbname)
-    try:
+    with scratch_database(args.url, "bench_inventory", keep=args.keep_db) as (dbname, db_url):
         with (
             tempfile.TemporaryDirectory(prefix="bench_inventory_") as tmp,
             psycopg.connect(db_url, autocommit=True) as wh,
@@ -275,12 +290,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"stock card model alone: full {card_full:.2f} s, incremental {card_inc:.2f} s, ratio {card_inc / card_full:.3f}"
             )
             print(f"inventory: full_s={full:.2f} incremental_s={inc:.2f} ratio={inc / full:.3f}")
-    finally:
-        if args.keep_db:
-            print(f"kept database {dbname}")
-        else:
-            with psycopg.connect(args.url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     return 0
 
 

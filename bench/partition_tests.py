@@ -28,7 +28,6 @@ import json
 import os
 import sys
 import tempfile
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 
-from bench.inventory import DEFAULT_URL, Dbt  # noqa: E402
+from bench.inventory import DEFAULT_URL, Dbt, scratch_database  # noqa: E402
 from factory_assets.dbt_assets import DBT_PROJECT_DIR, partitioned_models  # noqa: E402
 from factory_assets.ingest.migrate import migrate  # noqa: E402
 
@@ -87,13 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
     last = date.today() - timedelta(days=1)
     first = last - timedelta(days=args.days - 1)
-    dbname = f"bench_partition_tests_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    try:
+    with scratch_database(args.url, "bench_partition_tests", keep=args.keep_db) as (dbname, db_url):
         with (
             tempfile.TemporaryDirectory(prefix="bench_partition_tests_") as tmp,
-            psycopg.connect(psycopg.conninfo.make_conninfo(args.url, dbname=dbname), autocommit=True) as wh,
+            psycopg.connect(db_url, autocommit=True) as wh,
         ):
             migrate(wh)
             params = {"centres": args.centres, "first": first, "last": last, "pieces": args.pieces,
@@ -139,12 +135,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
             w, f = timings["windowed"], timings["full_history"]
             print(f"partition_tests: windowed_s={w:.2f} full_history_s={f:.2f} ratio={w / f:.3f}")
-    finally:
-        if args.keep_db:
-            print(f"kept database {dbname}")
-        else:
-            with psycopg.connect(args.url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     return 0
 
 
