@@ -36,6 +36,7 @@ from dagster_dbt import (
 )
 
 from factory_assets.ingest.factory import SHARED_TABLE_KEYS
+from factory_assets.sql_sources.tables import TABLES as SQL_SOURCE_TABLES
 from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG, SHARED_SCOPE_TAG
 from resources import settings
 from resources.warehouse import WarehouseResource
@@ -93,12 +94,31 @@ def dbt_project() -> DbtProject:
     return project
 
 
+def any_deps_changed() -> dg.AutomationCondition:
+    """A dependency has new data since the last evaluation.
+
+    A file-based raw asset or a model: any new materialisation (a file version loaded, a model
+    rebuilt). A SQL-source mirror: only a sync that inserted, updated or deleted rows, i.e. a new
+    data version (``sql_sources.sync.mirror_data_version``). The MES is synced every 15 minutes
+    and the plant database hourly; without this, every such sync rebuilt its models whether or not
+    anything had changed, and the run held the one dbt slot of the run queue while a fresh
+    machine-log file waited behind it.
+    """
+    sql_mirrors = dg.AssetSelection.assets(*(dg.AssetKey(t.asset_key) for t in SQL_SOURCE_TABLES))
+    return (
+        dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated()).ignore(sql_mirrors)
+        | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.data_version_changed()).allow(
+            sql_mirrors
+        )
+    ).with_label("any_deps_changed")
+
+
 def raw_to_partition_condition() -> dg.AutomationCondition:
     """For date-partitioned models: a partition is built when one of its upstream partitions was
     updated, never merely because it is missing (most dates of a partitioned ingestion have no
     file, so "missing" would mean building every date since the partitions' start)."""
     return (
-        dg.AutomationCondition.any_deps_updated().since_last_handled()
+        any_deps_changed().since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("eager_raw_to_marts")
@@ -118,9 +138,7 @@ def raw_to_marts_condition() -> dg.AutomationCondition:
     of a dependency updated.
     """
     return (
-        (
-            dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
-        ).since_last_handled()
+        (dg.AutomationCondition.newly_missing() | any_deps_changed()).since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("eager_raw_to_marts")

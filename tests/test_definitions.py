@@ -8,6 +8,8 @@ import pytest
 from factory_assets.dbt_assets import DBT_RUN_TAGS
 from factory_assets.machine_logs.kind import machine_log_partitions
 
+DATA_VERSION_TAG = "dagster/data_version"  # the tag a materialisation carries its data version in
+
 SHARED_TABLES = {dg.AssetKey(["ingest", "ledger"]), dg.AssetKey(["ingest", "rejects"])}
 MACHINE_LOG_PARTITIONED = [
     ["staging", "stg_machine_logs__sessions"],
@@ -302,6 +304,39 @@ def test_own_source_readers_of_the_shared_tables_ignore_other_sources_updates(de
         assert parents & SHARED_TABLES and parents - SHARED_TABLES, key  # own raw tables too
         text = str(graph.get(key).automation_condition)
         assert "ignore_selection=KeysAssetSelection" in text and "ledger" in text, key
+
+
+def test_a_sql_sync_that_changed_no_row_rebuilds_nothing_downstream(defs):
+    """The MES is synced every 15 minutes: the models reading a mirror are requested by the
+    automation when a sync changed rows (a new data version), not after every sync."""
+    graph = defs.resolve_asset_graph()
+    mirror = dg.AssetKey(["mes", "ordine"])
+    children = graph.get(mirror).child_keys
+    assert children, "nothing reads the MES order mirror"
+    selection = dg.AssetSelection.assets(*children)
+
+    with dg.instance_for_test() as instance:
+
+        def report(key: dg.AssetKey, version: str | None = None) -> None:
+            tags = {DATA_VERSION_TAG: version} if version else None
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, tags=tags))
+
+        def tick(cursor=None):
+            return dg.evaluate_automation_conditions(
+                defs=defs, instance=instance, asset_selection=selection, cursor=cursor
+            )
+
+        for key in children:  # built once: nothing is missing
+            report(key)
+        report(mirror, "41")
+        result = tick()
+        report(mirror, "41")  # a sync that found nothing new
+        result = tick(result.cursor)
+        assert result.total_requested == 0
+        report(mirror, "57")  # a sync that changed rows
+        result = tick(result.cursor)
+        requested = {key for key in children if result.get_num_requested(key)}
+        assert requested == set(children)
 
 
 def test_data_quality_summary_is_downstream_of_the_mart_and_scheduled_daily(defs):

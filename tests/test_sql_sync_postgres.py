@@ -23,6 +23,8 @@ from resources.sql_source import SourceNotConfigured, SqlSourceResource
 from resources.warehouse import WarehouseResource
 from tests.sql_fixtures import TODAY, SyncContract, execute, postgres_url, rows, wh  # noqa: F401
 
+DATA_VERSION_TAG = "dagster/data_version"  # the tag a materialisation carries its data version in
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -80,6 +82,38 @@ def test_unset_url_outside_demo_mode_fails_fast_naming_the_variable(postgres_url
     )
     with psycopg.connect(factory_env["warehouse_url"]) as conn:  # the other source was not affected
         assert rows(conn, "SELECT count(*) FROM raw.plant__production_raw")[0][0] > 0
+
+
+def test_the_data_version_changes_only_when_a_sync_changes_rows(postgres_url, factory_env, monkeypatch):  # noqa: F811
+    """A scheduled sync that finds nothing new keeps the mirror's data version, so the automation
+    does not rebuild the models downstream (tests/test_definitions.py shows that side); a changed
+    row gives a new version."""
+    create_demo_sources(postgres_url, sources=("plant",), today=TODAY)
+    monkeypatch.setenv("FACTORY_PLANT_DB_URL", postgres_url)
+    assets = [a for a in build_sql_source_assets(retry_policy=None) if a.key.path[0] == "plant"]
+    resources = {
+        "warehouse": WarehouseResource(url=dg.EnvVar("FACTORY_WAREHOUSE_URL")),
+        **sql_source_resources(),
+    }
+
+    def sync(instance) -> str:
+        result = dg.materialize(assets, resources=resources, instance=instance)
+        (event,) = result.get_asset_materialization_events()
+        return event.materialization.tags[DATA_VERSION_TAG]
+
+    with dg.instance_for_test() as instance:
+        first = sync(instance)
+        assert first != "0"  # the first sync inserted the demo rows
+        assert sync(instance) == first  # nothing changed at the source
+        execute(
+            postgres_url,
+            "UPDATE production_raw SET scrap_qty = scrap_qty + 1 WHERE id = (SELECT min(id) FROM production_raw)",
+        )
+        changed = sync(instance)
+        assert changed != first
+        assert sync(instance) == changed
+        execute(postgres_url, "DELETE FROM production_raw WHERE id = (SELECT max(id) FROM production_raw)")
+        assert sync(instance) not in (first, changed)  # a deletion is a change too
 
 
 def test_demo_mode_resolution_and_redaction(tmp_path, monkeypatch):

@@ -22,7 +22,13 @@ import psycopg
 
 from factory_assets.ingest.migrate import ensure_schema
 from factory_assets.sql_sources.mapping import SchemaMismatch
-from factory_assets.sql_sources.sync import SnapshotGuard, SyncResult, UnloadableValue, sync_table
+from factory_assets.sql_sources.sync import (
+    SnapshotGuard,
+    SyncResult,
+    UnloadableValue,
+    mirror_data_version,
+    sync_table,
+)
 from factory_assets.sql_sources.tables import SOURCES, TABLES, TableSpec
 from factory_assets.tags import SOURCE_TAG
 from resources.embedded import EmbeddedNotRunning
@@ -132,6 +138,7 @@ def build_sql_source_asset(spec: TableSpec, retry_policy: dg.RetryPolicy | None 
             ensure_schema(warehouse)
             with warehouse.connection() as conn:
                 result = sync_table(spec, source, conn, run_id=context.run_id, logger=context.log)
+                version = mirror_data_version(conn, spec.source, spec.name)
         except NOT_RETRIABLE as exc:
             raise dg.Failure(description=f"{spec.source}.{spec.table}: {exc}", allow_retries=False) from None
         except SourceUnavailable as exc:
@@ -143,6 +150,9 @@ def build_sql_source_asset(spec: TableSpec, retry_policy: dg.RetryPolicy | None 
         )
         return dg.MaterializeResult(
             metadata=result_metadata(result, source),
+            # unchanged when the sync changed no row: see mirror_data_version and
+            # factory_assets.dbt_assets.any_deps_changed
+            data_version=dg.DataVersion(version),
             check_results=[
                 dg.AssetCheckResult(
                     check_name=CHECK_NAME,

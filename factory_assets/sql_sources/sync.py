@@ -139,6 +139,24 @@ class SyncResult:
         return asdict(self) | {"rows_upserted": self.rows_upserted, "conserved": self.conserved}
 
 
+def mirror_data_version(conn: psycopg.Connection, source: str, table: str) -> str:
+    """The data version of a table's raw mirror: the id of the last sync run of that table that
+    inserted, updated or deleted rows (whatever its final status: a failed run may have committed
+    batches), ``"0"`` if none ever did.
+
+    It changes exactly when the mirror's rows do, so a scheduled sync that finds nothing new leaves
+    it as it was and the automation does not rebuild the models downstream (they would come out
+    the same, and the run would hold the one dbt slot of the run queue that a fresh file waits for).
+    """
+    row = conn.execute(
+        """SELECT max(id) FROM raw.sync_runs
+            WHERE source = %s AND table_name = %s
+              AND coalesce(rows_inserted, 0) + coalesce(rows_updated, 0) + coalesce(rows_deleted, 0) > 0""",
+        (source, table),
+    ).fetchone()
+    return str(row[0] or 0)
+
+
 def sync_table(
     spec: TableSpec,
     source: SqlSourceResource,
