@@ -1,6 +1,6 @@
 """Benchmark: from a settled landing-zone file to fresh marts, through the real daemon.
 
-    python bench/freshness.py [--rounds 6] [--burst 200] [--interval 5] [--settle 5]
+    python bench/freshness.py [--rounds 6] [--burst 200] [--interval 5] [--settle 5] [--sync-before mes]
 
 1. Prepares a platform on the embedded default in a temporary ``FACTORY_HOME`` (``factory demo
    --no-serve --days 2``: embedded PostgreSQL, demo data, a first full materialisation).
@@ -14,6 +14,10 @@
    * *partitioned mart*: the materialisation of ``marts/machine_sessions`` for that date;
    * *all marts*: the last of the materialisations of ``oee_daily``, ``stop_pareto`` and
      ``data_quality_daily`` after *stable*.
+   With ``--sync-before SOURCE`` (e.g. ``mes``, synced every 15 minutes by its schedule), each round
+   first runs that source's SQL sync job, as the schedule does, and drops the file once the sync
+   has finished: the file then competes with whatever the sync sets off (the automation's dbt run
+   of that source's models, if the sync changed anything).
 4. **Burst** (``--burst N``, 0 to skip): N files at once (N centres of one date); the same instants
    for each, then checks that no file was lost or loaded twice and no run was repeated.
 
@@ -130,6 +134,47 @@ def wait_idle(platform: Platform, timeout: float = 900) -> float:
         quiet = quiet + 1 if busy == 0 else 0
         time.sleep(10)
     return time.time() - t0
+
+
+def run_job(platform: Platform, job: str, timeout: float = 300) -> str:
+    """Submit ``job`` to the run queue as a schedule would (``dagster job launch``), wait until the
+    run has ended; return its status."""
+    import dagster as dg
+
+    instance = platform.instance()
+    since = time.time()
+    out = subprocess.run(
+        [str(BIN / "dagster"), "job", "launch", "-j", job, "-w", str(REPO / "workspace.yaml")],
+        env=platform.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"dagster job launch -j {job} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        records = instance.get_run_records(dg.RunsFilter(job_name=job), limit=5)
+        mine = [r for r in records if r.create_timestamp.timestamp() >= since - 1]
+        if mine and mine[0].dagster_run.is_finished:
+            return mine[0].dagster_run.status.value
+        time.sleep(0.5)
+    return "TIMEOUT"
+
+
+def other_runs(platform: Platform, since: float) -> dict[str, int]:
+    """Runs created after ``since`` that are not machine-log runs, by job name: what the files'
+    runs may have waited for in the queue (one dbt run at a time)."""
+    import dagster as dg
+
+    counts: dict[str, int] = {}
+    for r in platform.instance().get_run_records(
+        dg.RunsFilter(created_after=datetime.fromtimestamp(since, UTC))
+    ):
+        if r.dagster_run.tags.get("factory/source") == "machine_logs":
+            continue
+        counts[r.dagster_run.job_name] = counts.get(r.dagster_run.job_name, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def drop(home: Path, centre: str, day: date, seed: int) -> str:
@@ -273,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=int, default=5, help="FACTORY_SENSOR_INTERVAL_S")
     ap.add_argument("--settle", type=int, default=5, help="FACTORY_SETTLE_S")
     ap.add_argument("--keep", action="store_true", help="keep the temporary FACTORY_HOME (path printed)")
+    ap.add_argument(
+        "--sync-before",
+        metavar="SOURCE",
+        help="run SOURCE's SQL sync job (erp, mes, plant, oltp) before each round, as its schedule would",
+    )
     args = ap.parse_args(argv)
 
     home = Path(tempfile.mkdtemp(prefix="bench_freshness_"))
@@ -290,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"daemon idle (no queued or running run) after {waited:.0f} s")
         rounds: dict = {}
         first_day = datetime.now(UTC).date() - timedelta(days=40)
+        rounds_since = time.time()
         for i in range(args.rounds):
             day = first_day + timedelta(days=i)
+            if args.sync_before:
+                status = run_job(platform, f"{args.sync_before}_sql_sync")
+                print(f"  round {i + 1}: {args.sync_before}_sql_sync {status.lower()}, then the file")
             since = time.time()
             path = drop(home, "DEM12", day, seed=100 + i)
             rounds.update(observe(platform, {path: ("DEM12", day)}, since, timeout=600))
@@ -303,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         d = report("one file at a time", rounds)
+        print(f"  other runs during the rounds, by job: {other_runs(platform, rounds_since) or 'none'}")
         summary.update(
             p50_mart_s=pct(d["stable_to_mart"], 0.5),
             p95_mart_s=pct(d["stable_to_mart"], 0.95),
@@ -336,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ledger: {n_loaded} loaded version(s) for {n_paths} of {args.burst} path(s); "
                   f"{len(keys)} ingestion run(s), {len(keys) - len(set(keys))} repeated run key(s), "
                   f"{sum(r.dagster_run.is_failure for r in runs if r.create_timestamp.timestamp() >= since)} failed")  # fmt: skip
+        wait_idle(platform, timeout=300)  # let the last run finish its tests: stopping it would fail it
     finally:
         platform.stop()
         if args.keep:

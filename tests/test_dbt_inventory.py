@@ -26,6 +26,7 @@ fail these tests. Server: 127.0.0.1:5432 as postgres unless FACTORY_TEST_PG_* sa
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -442,7 +443,9 @@ def _run_history(dbname: str, work: Path) -> dict:
         backdate_rate=0.01,
         sub_cent_cost_rate=0.1,
     )
-    days = list(simulate(products, START, DAYS, params, seed=11))
+    days = list(simulate(products, START, DAYS + 2, params, seed=11))
+    nights = days[DAYS:]  # kept aside: the two nights after the year (see the end)
+    del days[DAYS:]
     transactions = {t[0]: list(t) for d in days for t in d.transactions}
     items = [i for d in days for i in d.items]
     assert len(items) >= 100_000
@@ -558,7 +561,42 @@ def _run_history(dbname: str, work: Path) -> dict:
         select=["int_inventory__stock_movements"],
     )
     seen["card_full"] = _card(dbname)
+
+    # the next two nights: one more day of lines each, then the stock card alone. A run re-reads
+    # the previous night's lines (the sync overlap), so the second night is the one measured
+    seen["next_night"] = {}
+    for n, night in enumerate(nights, start=1):
+        with connect(dbname) as conn:
+            synced = now + timedelta(days=n)
+            copy_into_raw(conn, "transacciones", TRANSACTION_COLUMNS, night.transactions, synced, TIMEZONE)
+            copy_into_raw(conn, "items_transaccion", ITEM_COLUMNS, night.items, synced, TIMEZONE)
+        before = _line_mirror_scans(dbname)
+        _dbt(dbname, work, "run", as_of=as_of.isoformat(), select=["int_inventory__stock_movements"])
+        counted = {
+            t[0]
+            for t in night.transactions
+            if t[3] == "COMPLETADA" and t[1] in ("VENTA", "ENTRADA_MERCANCIA")
+        }
+        seen["next_night"].setdefault("lines", set()).update(i[0] for i in night.items if i[1] in counted)
+        seen["next_night"]["scans"] = (before, _line_mirror_scans(dbname, after=before))
+    seen["next_night"]["card"] = _card(dbname)
     return seen
+
+
+def _line_mirror_scans(dbname: str, after: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(sequential scans, index scans) of raw.oltp__items_transaccion since the server started.
+    With ``after``: wait (up to 10 s) until the index scans have grown past it, since a backend
+    reports its counters when its connection ends."""
+    deadline = time.monotonic() + 10
+    while True:
+        (row,) = _rows(
+            dbname,
+            "SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relid = 'raw.oltp__items_transaccion'::regclass",
+        )
+        counts = (row["seq_scan"], row["idx_scan"] or 0)
+        if after is None or counts[1] > after[1] or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 def _reference(history):
@@ -645,3 +683,15 @@ def test_history_incremental_equals_full_refresh(history):
     first, card = history["first_card"], history["card"]
     kept = sum(1 for k, r in card.items() if k in first and r["computed_at"] == first[k]["computed_at"])
     assert kept > 0.5 * len(first)
+
+
+def test_the_next_night_reads_its_lines_by_index_not_the_whole_mirror(history):
+    """A new day of lines is folded without a pass over the line mirror's history: the run finds
+    what the sync wrote since its watermark through the `_synced_at` index (raw migration 0010)."""
+    night = history["next_night"]
+    (seq_before, idx_before), (seq_after, idx_after) = night["scans"]
+    assert idx_after > idx_before, "the run did not read the line mirror by index"
+    assert seq_after == seq_before, "the run scanned the whole line mirror"
+    card = night["card"]
+    assert night["lines"] and night["lines"] <= set(card)
+    assert set(card) - night["lines"] == set(history["card_full"])  # nothing else came or went

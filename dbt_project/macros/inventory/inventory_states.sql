@@ -175,3 +175,50 @@ begin
 end
 $analyze_once$
 {%- endmacro %}
+
+{#-
+  inventory_last_run_stamps(relation)
+      The stamps the most recent run of the stock card wrote on its rows (raw watermarks
+      items_read_through / transactions_read_through, census transactions_census_max_id /
+      _count / _checksum), as a dict of SQL literals (`null` when the card has no run yet). Read
+      by a query when the model executes, before its statement, so that the statement carries
+      them as constants (see int_inventory__stock_movements). Values travel as text: a
+      timestamptz keeps its microseconds and offset. In a dbt unit test `this` is the fixture, a
+      CTE of the test's own query that no separate query can read: there each stamp is a scalar
+      subquery on the model's CTE `last_run` instead.
+-#}
+{% macro inventory_last_run_stamps(relation) -%}
+    {%- set columns = {
+        'items_read_through': 'timestamptz',
+        'transactions_read_through': 'timestamptz',
+        'transactions_census_max_id': 'bigint',
+        'transactions_census_count': 'bigint',
+        'transactions_census_checksum': 'bigint',
+    } -%}
+    {%- set stamps = {} -%}
+    {%- for name, type in columns.items() -%}
+        {%- do stamps.update({name: 'null::' ~ type}) -%}
+    {%- endfor -%}
+    {%- if relation is string -%}
+        {%- for name in columns -%}
+            {%- do stamps.update({name: '(select ' ~ name ~ ' from last_run)'}) -%}
+        {%- endfor -%}
+    {%- elif execute -%}
+        {%- set query -%}
+            select {% for name in columns %}{{ name }}::text as {{ name }}{{ ', ' if not loop.last }}{% endfor %}
+            from {{ inventory_latest_movements(relation) }} as latest
+            order by computed_at desc
+            limit 1
+        {%- endset -%}
+        {%- set result = run_query(query) -%}
+        {%- if result.rows | length > 0 -%}
+            {%- for name, type in columns.items() -%}
+                {%- set value = result.rows[0][name] -%}
+                {%- if value is not none -%}
+                    {%- do stamps.update({name: "'" ~ value ~ "'::" ~ type}) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(stamps) }}
+{%- endmacro %}
