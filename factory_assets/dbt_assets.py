@@ -95,21 +95,24 @@ def dbt_project() -> DbtProject:
 
 
 def any_deps_changed() -> dg.AutomationCondition:
-    """A dependency has new data since the last evaluation.
+    """A dependency has new data since the last evaluation, or will be requested on this tick.
 
-    A file-based raw asset or a model: any new materialisation (a file version loaded, a model
-    rebuilt). A SQL-source mirror: only a sync that inserted, updated or deleted rows, i.e. a new
-    data version (``sql_sources.sync.mirror_data_version``). The MES is synced every 15 minutes
-    and the plant database hourly; without this, every such sync rebuilt its models whether or not
-    anything had changed, and the run held the one dbt slot of the run queue while a fresh
-    machine-log file waited behind it.
+    Dagster's ``any_deps_updated()`` for every dependency but the SQL-source mirrors: a new
+    materialisation of a file-based raw asset or a model (not one made by a run that also built
+    this asset), or a dependency requested in the same tick (so a chain of models is one run).
+    A SQL-source mirror counts only when a sync inserted, updated or deleted rows, i.e. when its
+    data version changed (``sql_sources.sync.mirror_data_version``). The MES is synced every 15
+    minutes and the plant database hourly; without this, every such sync rebuilt its models
+    whether or not anything had changed, and the run held the one dbt slot of the run queue while
+    a fresh machine-log file waited behind it.
     """
     sql_mirrors = dg.AssetSelection.assets(*(dg.AssetKey(t.asset_key) for t in SQL_SOURCE_TABLES))
+    changed_mirror = (
+        dg.AutomationCondition.data_version_changed() & ~dg.AutomationCondition.executed_with_root_target()
+    ).with_label("data_version_changed_without_root")
     return (
-        dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated()).ignore(sql_mirrors)
-        | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.data_version_changed()).allow(
-            sql_mirrors
-        )
+        dg.AutomationCondition.any_deps_updated().ignore(sql_mirrors)
+        | dg.AutomationCondition.any_deps_match(changed_mirror).allow(sql_mirrors)
     ).with_label("any_deps_changed")
 
 

@@ -339,6 +339,56 @@ def test_a_sql_sync_that_changed_no_row_rebuilds_nothing_downstream(defs):
         assert requested == set(children)
 
 
+def test_automation_keeps_a_chain_in_one_run_and_leaves_what_a_run_built_together():
+    """The models' condition, on small real assets and real runs: a mart downstream of a model is
+    requested in the same tick as the model (one run for the chain); a run that built the sources
+    and the models together leaves nothing to rebuild; a SQL mirror counts when its data version
+    changed, a file-based raw asset on every materialisation."""
+    from factory_assets.dbt_assets import raw_to_marts_condition
+    from factory_assets.sql_sources.tables import TABLES
+
+    version = {"mirror": 1}
+
+    @dg.asset(key=TABLES[0].asset_key)
+    def mirror() -> dg.MaterializeResult:
+        return dg.MaterializeResult(data_version=dg.DataVersion(str(version["mirror"])))
+
+    @dg.asset(key=["landing", "file_kind"])
+    def files() -> None: ...
+
+    @dg.asset(key=["staging", "model"], deps=[mirror, files], automation_condition=raw_to_marts_condition())
+    def model() -> None: ...
+
+    @dg.asset(key=["marts", "mart"], deps=[model], automation_condition=raw_to_marts_condition())
+    def mart() -> None: ...
+
+    assets = [mirror, files, model, mart]
+    defs = dg.Definitions(assets=assets)
+    with dg.instance_for_test() as instance:
+        cursor = None
+
+        def tick() -> set[str]:
+            nonlocal cursor
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+            cursor = result.cursor
+            return {a.key.path[-1] for a in assets if result.get_num_requested(a.key)}
+
+        dg.materialize(assets, instance=instance)
+        assert tick() == set()
+        version["mirror"] = 2  # new rows, but synced by a run that also built the models
+        dg.materialize(assets, instance=instance)
+        assert tick() == set()
+        dg.materialize([files], instance=instance)  # a new file version
+        assert tick() == {"model", "mart"}
+        dg.materialize(assets, instance=instance)
+        assert tick() == set()
+        dg.materialize([mirror], instance=instance)  # a sync that changed nothing
+        assert tick() == set()
+        version["mirror"] = 3
+        dg.materialize([mirror], instance=instance)  # a sync that changed rows
+        assert tick() == {"model", "mart"}
+
+
 def test_data_quality_summary_is_downstream_of_the_mart_and_scheduled_daily(defs):
     graph = defs.resolve_asset_graph()
     summary = graph.get(dg.AssetKey(["data_quality_summary"]))
