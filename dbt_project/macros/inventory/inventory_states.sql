@@ -184,8 +184,8 @@ $analyze_once$
       by a query when the model executes, before its statement, so that the statement carries
       them as constants (see int_inventory__stock_movements). Values travel as text: a
       timestamptz keeps its microseconds and offset. In a dbt unit test `this` is the fixture, a
-      CTE of the test's own query that no separate query can read: there each stamp is a scalar
-      subquery on the model's CTE `last_run` instead.
+      CTE of the test's own query that no separate query can read: there each stamp is the same
+      lookup as a scalar subquery of the model's statement instead.
 -#}
 {% macro inventory_last_run_stamps(relation) -%}
     {%- set columns = {
@@ -195,20 +195,21 @@ $analyze_once$
         'transactions_census_count': 'bigint',
         'transactions_census_checksum': 'bigint',
     } -%}
+    {%- set latest_run -%}
+        from {{ inventory_latest_movements(relation) }} as latest order by computed_at desc limit 1
+    {%- endset -%}
     {%- set stamps = {} -%}
     {%- for name, type in columns.items() -%}
         {%- do stamps.update({name: 'null::' ~ type}) -%}
     {%- endfor -%}
     {%- if relation is string -%}
         {%- for name in columns -%}
-            {%- do stamps.update({name: '(select ' ~ name ~ ' from last_run)'}) -%}
+            {%- do stamps.update({name: '(select ' ~ name ~ ' ' ~ latest_run ~ ')'}) -%}
         {%- endfor -%}
     {%- elif execute -%}
         {%- set query -%}
             select {% for name in columns %}{{ name }}::text as {{ name }}{{ ', ' if not loop.last }}{% endfor %}
-            from {{ inventory_latest_movements(relation) }} as latest
-            order by computed_at desc
-            limit 1
+            {{ latest_run }}
         {%- endset -%}
         {%- set result = run_query(query) -%}
         {%- if result.rows | length > 0 -%}

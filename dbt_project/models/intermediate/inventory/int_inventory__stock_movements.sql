@@ -126,14 +126,6 @@ movements as not materialized (
 -- a third of the mirror and scan all of it.
 {%- set last = inventory_last_run_stamps(this) %}
 
--- the same stamps in SQL, read only where they are not constants (dbt unit tests)
-last_run as (
-    select *
-    from {{ inventory_latest_movements(this) }} as latest
-    order by computed_at desc
-    limit 1
-),
-
 -- transactions the sync wrote since then (index range scan)
 changed_transactions as materialized (
     select transaction_id, synced_at
