@@ -78,9 +78,6 @@ STAMP_COLUMNS = {  # run stamps: differ between an incremental run and a full re
     "computed_at",
     "items_read_through",
     "transactions_read_through",
-    "transactions_census_max_id",
-    "transactions_census_count",
-    "transactions_census_checksum",
 }
 
 

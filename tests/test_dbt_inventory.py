@@ -65,10 +65,17 @@ STAMPS = {
     "computed_at",
     "items_read_through",
     "transactions_read_through",
-    "transactions_census_max_id",
-    "transactions_census_count",
-    "transactions_census_checksum",
 }
+
+
+# What the snapshot sync of the transaction mirror writes in the transaction that deletes rows
+# gone at the source (factory_assets/sql_sources/sync.py): the stock card looks for deleted
+# transactions only after such a sync run (macros/sql_sources__rows_deleted_since.sql).
+_SYNC_DELETED_ROWS = (
+    "INSERT INTO raw.sync_runs (source, table_name, mode, status, rows_deleted, started_at, finished_at)"
+    " VALUES ('oltp', 'transacciones', 'snapshot', 'success', 1, now(), clock_timestamp())",
+    (),
+)
 
 
 def _dbt(
@@ -226,6 +233,7 @@ def _run_scenario(dbname: str, work: Path) -> dict:
             (SYNC_3,),
         ),
         ("DELETE FROM raw.oltp__transacciones WHERE transaccion_id = 4", ()),  # gone at the source
+        _SYNC_DELETED_ROWS,  # ... which the snapshot sync records with the delete
         (
             "UPDATE raw.oltp__transacciones SET estado = 'COMPLETADA', _synced_at = %s WHERE transaccion_id = 5",
             (SYNC_3,),
@@ -415,6 +423,46 @@ def test_as_of_date_from_the_environment(scenario, monkeypatch):
     assert {r["as_of_date"] for r in _mart(dbname, "product_pricing").values()} <= {before, after}
 
 
+def test_marts_are_views_kept_across_runs_and_a_card_of_the_census_era_upgrades(scenario):
+    """The marts are views over the stock card: a run that changes nothing keeps them (same
+    relation), and a card built when it still carried the census stamps (three columns since
+    replaced by the sync's record of deletions) loses them in the next incremental run instead
+    of stopping it on the schema change."""
+    dbname, work = scenario["db"], scenario["work"]
+    marts = ("product_pricing", "stagnant_products", "low_stock_products", "inventory_rejects")
+    kinds = "SELECT relname, relkind, oid::bigint AS oid FROM pg_class WHERE relnamespace = 'marts'::regnamespace AND relname = ANY(%s)"
+    before = {r["relname"]: r for r in _rows(dbname, kinds, (list(marts),))}
+    assert {name: r["relkind"] for name, r in before.items()} == {m: "v" for m in marts}
+    card = "intermediate.int_inventory__stock_movements"
+    _execute(
+        dbname,
+        (
+            f"ALTER TABLE {card} ADD COLUMN transactions_census_max_id bigint,"
+            " ADD COLUMN transactions_census_count bigint, ADD COLUMN transactions_census_checksum bigint",
+            (),
+        ),
+    )
+    _insert(
+        dbname,
+        [(13, "VENTA", "2026-03-06 16:00", "COMPLETADA")],
+        [(18, 13, 1, "1", "3.20", None)],
+        datetime.now(TZ),
+    )
+    _dbt(dbname, work, "run", as_of="2026-03-06", select=INVENTORY)
+    census = _rows(
+        dbname,
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attname LIKE 'transactions_census%%'"
+        " AND NOT attisdropped",
+        (card,),
+    )
+    assert census == []
+    assert _card(dbname)[18]["outcome"] == "APPLIED"  # the run went on incrementally
+    pricing = _mart(dbname, "product_pricing")
+    assert pricing[1]["stock"] == scenario["pricing_3"][1]["stock"] - 1  # the view reads the card live
+    after = {r["relname"]: r["oid"] for r in _rows(dbname, kinds, (list(marts),))}
+    assert after == {name: r["oid"] for name, r in before.items()}  # replaced in place, never dropped
+
+
 # --------------------------------------------------------------------------------------------
 # history: a simulated year of more than 100,000 lines against the plain-Python reference
 
@@ -515,6 +563,7 @@ def _run_history(dbname: str, work: Path) -> dict:
                 (t[3], t[2].replace(tzinfo=TZ), now, tid),
             )
         conn.execute("DELETE FROM raw.oltp__transacciones WHERE transaccion_id = ANY(%s)", (to_delete,))
+        conn.execute(*_SYNC_DELETED_ROWS)
         for d in days[FIRST_PART:]:
             copy_into_raw(conn, "transacciones", TRANSACTION_COLUMNS, d.transactions, now, TIMEZONE)
             copy_into_raw(conn, "items_transaccion", ITEM_COLUMNS, d.items, now, TIMEZONE)

@@ -14,9 +14,11 @@
       describe each product's state after its last movement before that instant, so movements
       dated after the as-of day (a replay of an earlier day, or clock skew) do not count.
 
-  inventory_latest_movements(movements, cutoff=none)
-      One row per product of int_inventory__stock_movements (all its columns): the product's
-      last movement (before `cutoff` when given), i.e. the state the product had reached.
+  inventory_latest_movements(movements, cutoff=none, columns=none)
+      One row per product of int_inventory__stock_movements (product_id and `columns`, else all
+      its columns): the product's last movement (before `cutoff` when given), i.e. the state the
+      product had reached. The marts name their columns: a view over `*` would pin every
+      column of the card (PostgreSQL refuses to drop a column a view depends on).
       Uses the (product_id, moved_at, transaction_id, item_id) index twice per product: a
       recursive "loose index scan" lists the distinct products (min(product_id) > previous),
       then a backward index probe fetches each one's last row. A few thousand index probes
@@ -52,7 +54,7 @@
     (({{ as_of }} + 1)::timestamp at time zone {{ plant_timezone() }})
 {%- endmacro %}
 
-{% macro inventory_latest_movements(movements, cutoff=none) -%}
+{% macro inventory_latest_movements(movements, cutoff=none, columns=none) -%}
 (
     with recursive moved_products (product_id) as (
         select min(product_id) from {{ movements }}
@@ -64,7 +66,7 @@
     select latest.*
     from moved_products as p
     cross join lateral (
-        select m.*
+        select {% if columns %}m.product_id, {% for c in columns %}m.{{ c }}{{ ", " if not loop.last }}{% endfor %}{% else %}m.*{% endif %}
         from {{ movements }} as m
         where m.product_id = p.product_id
         {%- if cutoff is not none %}
@@ -79,7 +81,10 @@
 
 {% macro inventory_product_states(movements, products, cutoff) -%}
 (
-    with latest as {{ inventory_latest_movements(movements, cutoff) }},
+    with latest as {{ inventory_latest_movements(movements, cutoff, [
+        'stock_after', 'moving_avg_cost_after', 'last_sale_price_after', 'last_sale_at_after',
+        'last_receipt_at_after',
+    ]) }},
 
     all_products as (
         select product_id from {{ products }}
@@ -179,8 +184,8 @@ $analyze_once$
 {#-
   inventory_last_run_stamps(relation)
       The stamps the most recent run of the stock card wrote on its rows (raw watermarks
-      items_read_through / transactions_read_through, census transactions_census_max_id /
-      _count / _checksum), as a dict of SQL literals (`null` when the card has no run yet). Read
+      items_read_through / transactions_read_through, computed_at: when that run started), as
+      a dict of SQL literals (`null` when the card has no run yet). Read
       by a query when the model executes, before its statement, so that the statement carries
       them as constants (see int_inventory__stock_movements). Values travel as text: a
       timestamptz keeps its microseconds and offset. In a dbt unit test `this` is the fixture, a
@@ -191,12 +196,10 @@ $analyze_once$
     {%- set columns = {
         'items_read_through': 'timestamptz',
         'transactions_read_through': 'timestamptz',
-        'transactions_census_max_id': 'bigint',
-        'transactions_census_count': 'bigint',
-        'transactions_census_checksum': 'bigint',
+        'computed_at': 'timestamptz',
     } -%}
     {%- set latest_run -%}
-        from {{ inventory_latest_movements(relation) }} as latest order by computed_at desc limit 1
+        from {{ inventory_latest_movements(relation, columns=columns.keys() | list) }} as latest order by computed_at desc limit 1
     {%- endset -%}
     {%- set stamps = {} -%}
     {%- for name, type in columns.items() -%}
@@ -222,4 +225,29 @@ $analyze_once$
         {%- endif -%}
     {%- endif -%}
     {{ return(stamps) }}
+{%- endmacro %}
+
+{#-
+  inventory_drop_census_stamps(relation)
+      Pre-hook of the stock card, for cards built before deletions at the source were read
+      from the sync's bookkeeping: drops the columns transactions_census_max_id / _count /
+      _checksum where they still exist, so that the incremental run does not stop on the schema
+      change (on_schema_change='fail'). Looks in the catalogue first: no lock on the card when
+      there is nothing to drop.
+-#}
+{% macro inventory_drop_census_stamps(relation) -%}
+do $drop_census$
+begin
+    if exists (
+        select 1 from pg_attribute
+        where attrelid = to_regclass('{{ relation.schema }}.{{ relation.identifier }}')
+          and attname = 'transactions_census_max_id' and not attisdropped
+    ) then
+        alter table {{ relation }}
+            drop column if exists transactions_census_max_id,
+            drop column if exists transactions_census_count,
+            drop column if exists transactions_census_checksum;
+    end if;
+end
+$drop_census$
 {%- endmacro %}

@@ -34,17 +34,25 @@
 -- transactions that committed late) and the lines of those transactions, by index (raw
 -- migration 0010: `_synced_at` on both mirrors, transaccion_id on the lines), then the
 -- candidates by primary key: the day's rows, not the history behind them. A deletion at the
--- source leaves no `_synced_at`: one pass over the transaction ids counts and checksums the
--- ids the previous run had seen (census, about 30 ms per 500,000 transactions); only when they
--- differ does the run look for folded transactions missing from the mirror. The sync stamps `_synced_at`
--- whenever a row's values change, so that is every change there is; a raw row edited by hand
--- without it is seen by `dbt build --full-refresh` (a replay of all history: seconds per
--- million lines). Watermarks and census are stored on the rows each run writes and read back
--- from the most recent run's rows; there is no other state. Indexes: item_id (unique; the
+-- source leaves no `_synced_at`; the snapshot sync counts it in raw.sync_runs, and only after
+-- such a sync run does the model look for folded transactions missing from the mirror (one
+-- pass over the card). The sync stamps `_synced_at` whenever a row's values change and
+-- records every deletion, so that is every change there is; a raw row edited or deleted by
+-- hand is seen by `dbt build --full-refresh` (a replay of all history: seconds per million
+-- lines). Watermarks are stored on the rows each run writes and read back from the most
+-- recent run's rows; there is no other state. Indexes: item_id (unique; the
 -- delete+insert and the candidate lookups), (product_id, moved_at, transaction_id, item_id)
 -- (latest state per product, restart positions, the marts' as-of lookups), and a partial one
 -- on the lines not applied (marts.inventory_rejects). Deletions at the source are rare, so
 -- the search for their lines scans the card instead of keeping an index on transaction_id.
+--
+-- Upgrade: cards built before the census stamps were replaced by the sync's record of
+-- deletions lose those three columns in a pre-hook (inventory_drop_census_stamps), so the
+-- next run continues incrementally instead of failing on the schema change.
+--
+-- Comments (the YAML docs) are written by the post-hook only where they changed
+-- (factory_persist_docs), not re-written by dbt on every run. The post-hook's four statements
+-- travel in one round trip, which costs more than their work.
 --
 -- Session settings (pre-hooks, this model's transaction only): JIT off (the fold is PL/pgSQL;
 -- compiling the large plan costs 1-2 s and saves nothing), and work_mem = var
@@ -55,18 +63,21 @@
     incremental_strategy='delete+insert',
     unique_key='item_id',
     on_schema_change='fail',
+    persist_docs={'relation': false, 'columns': false},
     indexes=[
         {'columns': ['item_id'], 'unique': true},
         {'columns': ['product_id', 'moved_at', 'transaction_id', 'item_id']},
     ],
     pre_hook=[
+        "{{ inventory_drop_census_stamps(this) }}",
         "set local jit = off",
         "set local work_mem = '{{ var('inventory_work_mem', '128MB') }}'",
     ],
     post_hook=[
-        "delete from {{ this }} where product_id is null",
-        "{{ inventory_ensure_rejected_index(this) }}",
-        "{{ inventory_analyze_once(this) }}",
+        "delete from {{ this }} where product_id is null;
+         {{ inventory_ensure_rejected_index(this) }};
+         {{ inventory_analyze_once(this) }};
+         {{ factory_persist_docs(this) }}",
     ]
 ) }}
 
@@ -119,7 +130,7 @@ movements as not materialized (
 
 {% if is_incremental() %}
 
--- The stamps of the most recent run (raw watermarks, census of transaction ids), read before
+-- The stamps of the most recent run (raw watermarks, start of the run), read before
 -- the model's statement and written into it as constants: a condition such as
 -- `synced_at > <constant>` lets PostgreSQL estimate how few rows it selects and take the
 -- `_synced_at` indexes (raw migration 0010); against a value from another CTE it would plan for
@@ -133,30 +144,15 @@ changed_transactions as materialized (
     where synced_at > coalesce({{ last.transactions_read_through }}, '-infinity'::timestamptz) - {{ overlap }}
 ),
 
--- one pass over the transaction ids: the census of this run, and of the ids the previous run saw
-census as materialized (
-    select
-        max(t.transaction_id)                                            as census_max_id,
-        count(*)                                                         as census_count,
-        coalesce(bit_xor(t.id_hash), 0)                                  as census_checksum,
-        count(*) filter (where t.transaction_id <= coalesce({{ last.transactions_census_max_id }}, -1))  as seen_count,
-        coalesce(bit_xor(t.id_hash) filter (where t.transaction_id <= coalesce({{ last.transactions_census_max_id }}, -1)), 0) as seen_checksum
-    from (
-        select transaction_id, hashint8extended(transaction_id, 0) as id_hash
-        from transactions
-    ) as t
-),
-
--- transactions folded earlier and since deleted at the source; looked for only when the ids
--- the previous run had seen are no longer all there
+-- transactions folded earlier and since deleted at the source. The snapshot sync of the
+-- transaction mirror records how many rows each run deleted (raw.sync_runs.rows_deleted,
+-- committed with the deletes): the card is searched for folded transactions missing from the
+-- mirror only after a sync run that deleted rows finished since the previous run of this model
+-- (minus the overlap); on other nights this is a one-time false filter that reads nothing.
 deleted_transactions as materialized (
     select distinct f.transaction_id
     from {{ this }} as f
-    where (
-            select (c.seen_count, c.seen_checksum)
-                   is distinct from (coalesce({{ last.transactions_census_count }}, 0), coalesce({{ last.transactions_census_checksum }}, 0))
-            from census as c
-          )
+    where {{ sql_sources_rows_deleted_since('oltp', 'transacciones', last.computed_at ~ ' - ' ~ overlap) }}
       and not exists (select 1 from transactions as t where t.transaction_id = f.transaction_id)
 ),
 
@@ -274,11 +270,7 @@ tombstones as (
 stamps as (
     select
         greatest({{ last.items_read_through }}, (select max(synced_at) from changed_items))               as items_read_through,
-        greatest({{ last.transactions_read_through }}, (select max(synced_at) from changed_transactions)) as transactions_read_through,
-        c.census_max_id,
-        c.census_count,
-        c.census_checksum
-    from census as c
+        greatest({{ last.transactions_read_through }}, (select max(synced_at) from changed_transactions)) as transactions_read_through
 ),
 
 {% else %}
@@ -290,16 +282,8 @@ events as (
 
 stamps as (
     select
-        (select max(synced_at) from items) as items_read_through,
-        t.*
-    from (
-        select
-            max(synced_at)                                              as transactions_read_through,
-            max(transaction_id)                                         as census_max_id,
-            count(*)                                                    as census_count,
-            coalesce(bit_xor(hashint8extended(transaction_id, 0)), 0)   as census_checksum
-        from transactions
-    ) as t
+        (select max(synced_at) from items)          as items_read_through,
+        (select max(synced_at) from transactions)   as transactions_read_through
 ),
 
 {% endif %}
@@ -340,9 +324,6 @@ select
     f.row_hash::bigint                          as row_hash,
     s.items_read_through::timestamptz           as items_read_through,
     s.transactions_read_through::timestamptz    as transactions_read_through,
-    s.census_max_id::bigint                     as transactions_census_max_id,
-    s.census_count::bigint                      as transactions_census_count,
-    s.census_checksum::bigint                   as transactions_census_checksum,
     '{{ run_started_at.isoformat() }}'::timestamptz as computed_at
 from folded as f
 cross join stamps as s
@@ -369,9 +350,6 @@ select
     null::bigint,
     null::timestamptz,
     null::timestamptz,
-    null::bigint,
-    null::bigint,
-    null::bigint,
     '{{ run_started_at.isoformat() }}'::timestamptz
 from tombstones as t
 

@@ -4,9 +4,9 @@
 --   INVALID_QUANTITY    quantity missing or negative;
 --   INVALID_UNIT_COST   a receipt line without a (non-negative) unit purchase cost;
 --   INVALID_SALE_PRICE  a sale line without a (non-negative) unit sale price.
--- Counted per plant-local day in marts.data_quality_daily (source 'oltp'). Rebuilt from the
--- stock card on every run, so a line leaves this table when a later correction (a receipt
--- back-dated before it, a fixed quantity) lets it apply.
+-- Counted per plant-local day in marts.data_quality_daily (source 'oltp'). A view over the
+-- stock card (read through its partial index on the lines not applied), so a line leaves it as
+-- soon as a later correction (a receipt back-dated before it, a fixed quantity) lets it apply.
 
 select
     item_id::bigint                                                 as item_id,
