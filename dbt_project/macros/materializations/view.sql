@@ -61,18 +61,19 @@
 
 {#-
   factory_view_replace_if_changed(relation, sql, model): the DO block described above.
-  Literals travel dollar-quoted under tags that the text must not contain (checked).
+  Literals travel dollar-quoted under tags that the text must not contain (checked: no
+  '$factory_view…' in the SQL, no '$factory_doc…' in the docs, which covers the blocks' own tags).
 -#}
 {% macro factory_view_replace_if_changed(relation, sql, model) -%}
     {%- set name = relation.schema ~ '.' ~ relation.identifier %}
     {%- set qualified = adapter.quote(relation.schema) ~ '.' ~ adapter.quote(relation.identifier) %}
-    {%- if '$factory_view_sql$' in sql %}
-        {{ exceptions.raise_compiler_error("The text '$factory_view_sql$' is not allowed in the SQL of the view " ~ name) }}
+    {%- if '$factory_view' in sql %}
+        {{ exceptions.raise_compiler_error("The text '$factory_view' is not allowed in the SQL of the view " ~ name) }}
     {%- endif %}
 do $factory_view$
 declare
     model_sql constant text := $factory_view_sql${{ sql }}$factory_view_sql$;
-    target regclass := to_regclass({{ "'" ~ qualified | replace("'", "''") ~ "'" }});
+    target regclass := to_regclass({{ factory_relation_literal(relation) }});
     doc record;
     column_number smallint;
 begin
@@ -90,7 +91,7 @@ begin
         end;
     end if;
     drop view pg_temp.factory_view_candidate;
-    target := to_regclass({{ "'" ~ qualified | replace("'", "''") ~ "'" }});
+    target := to_regclass({{ factory_relation_literal(relation) }});
     {{ factory_comments_plpgsql(model, 'view', config.persist_relation_docs(), config.persist_column_docs()) }}
 end
 $factory_view$;
@@ -107,7 +108,7 @@ $factory_view$;
 {% macro factory_persist_docs(relation, kind='table') -%}
 do $factory_docs$
 declare
-    target regclass := to_regclass({{ "'" ~ (adapter.quote(relation.schema) ~ '.' ~ adapter.quote(relation.identifier)) | replace("'", "''") ~ "'" }});
+    target regclass := to_regclass({{ factory_relation_literal(relation) }});
     doc record;
     column_number smallint;
 begin
@@ -135,8 +136,8 @@ $factory_docs$
     {%- endif %}
     {%- set relation_doc = model.description if (for_relation and model.description) else none %}
     {%- for text in [relation_doc or ''] + (docs | map(attribute=1) | list) %}
-        {%- if '$factory_doc$' in text %}
-            {{ exceptions.raise_compiler_error("The text '$factory_doc$' is not allowed in the docs of " ~ model.name) }}
+        {%- if '$factory_doc' in text %}
+            {{ exceptions.raise_compiler_error("The text '$factory_doc' is not allowed in the docs of " ~ model.name) }}
         {%- endif %}
     {%- endfor %}
     {%- if relation_doc is not none %}
@@ -160,4 +161,10 @@ $factory_docs$
         end if;
     end loop;
     {%- endif %}
+{%- endmacro %}
+
+
+{#- factory_relation_literal(relation): '"schema"."name"' as a SQL string literal (for to_regclass). -#}
+{% macro factory_relation_literal(relation) -%}
+    '{{ (adapter.quote(relation.schema) ~ "." ~ adapter.quote(relation.identifier)) | replace("'", "''") }}'
 {%- endmacro %}
