@@ -133,30 +133,43 @@
 {%- endmacro %}
 
 {#-
-  inventory_ensure_rejected_index(relation)
-      Post-hook of the stock card: a partial index on the lines not applied (outcome <>
-      'APPLIED', about 1-2 % of the lines), so that marts.inventory_rejects and
-      data_quality_daily read those rows without scanning the whole card. dbt's `indexes`
-      config has no partial indexes; this creates it when the table has none, under a fresh
-      name (after a full refresh the old table, renamed to a backup, still holds the old
-      index's name until it is dropped).
+  inventory_ensure_index(relation, prefix, definition)
+      Post-hook of the stock card: creates the index `definition` (what follows the table name
+      in CREATE INDEX) when the table has no index named `prefix`_…, under a fresh name
+      (after a full refresh the old table, renamed to a backup, still holds the old index's
+      name until it is dropped). For indexes that dbt's `indexes` config cannot declare
+      (partial ones) or that a card built by an earlier version lacks: an incremental run
+      adds them, no full refresh needed.
+
+  inventory_card_indexes(relation)
+      The stock card's indexes made by inventory_ensure_index, in one hook statement:
+        * inventory_not_applied_…: (moved_at) where outcome <> 'APPLIED', the lines not
+          applied (about 1-2 %), so that marts.inventory_rejects and data_quality_daily read
+          those rows without scanning the whole card;
+        * inventory_run_stamps_…: (computed_at), so that inventory_last_run_stamps finds the
+          most recent run's rows in one index probe instead of one per product.
 -#}
-{% macro inventory_ensure_rejected_index(relation) -%}
+{% macro inventory_ensure_index(relation, prefix, definition) -%}
 do $ensure_index$
 begin
     if not exists (
         select 1 from pg_indexes
         where schemaname = '{{ relation.schema }}'
           and tablename = '{{ relation.identifier }}'
-          and indexdef like '%WHERE (outcome <> ''APPLIED''::text)%'
+          and indexname like '{{ prefix }}\_%'
     ) then
         execute format(
-            'create index %I on {{ relation }} (moved_at) where outcome <> ''APPLIED''',
-            'inventory_not_applied_' || substr(md5(clock_timestamp()::text), 1, 10)
+            'create index %I on {{ relation }} {{ definition | replace("'", "''") }}',
+            '{{ prefix }}_' || substr(md5(clock_timestamp()::text), 1, 10)
         );
     end if;
 end
 $ensure_index$
+{%- endmacro %}
+
+{% macro inventory_card_indexes(relation) -%}
+{{ inventory_ensure_index(relation, 'inventory_not_applied', "(moved_at) where outcome <> 'APPLIED'") }};
+{{ inventory_ensure_index(relation, 'inventory_run_stamps', '(computed_at)') }}
 {%- endmacro %}
 
 {#-
@@ -182,12 +195,32 @@ $analyze_once$
 {%- endmacro %}
 
 {#-
+  inventory_synced_since(column, watermark, overlap)
+      The filter "synced after the previous run's watermark" of the stock card, for a raw
+      `_synced_at` column: later than `watermark` minus `overlap` (sync transactions that
+      committed late), but not at `watermark` itself. The rows stamped exactly at the
+      watermark were read by that run: the watermark is the largest stamp it saw, a stamp is
+      the start time of one sync transaction (`now()`), the transaction committed whole before
+      it could be seen, and the syncs of one table run one at a time (an advisory lock), so no
+      other transaction carries that stamp. Without this, every night re-read and compared the
+      whole previous night's batch (half of the run's lookups: docs/benchmarks.md
+      "Inventory"). `watermark` is a SQL literal, `null` before the first incremental run.
+-#}
+{% macro inventory_synced_since(column, watermark, overlap) -%}
+{{ column }} > coalesce({{ watermark }}, '-infinity'::timestamptz) - {{ overlap }}
+      and {{ column }} is distinct from {{ watermark }}
+{%- endmacro %}
+
+{#-
   inventory_last_run_stamps(relation)
       The stamps the most recent run of the stock card wrote on its rows (raw watermarks
       items_read_through / transactions_read_through, computed_at: when that run started), as
-      a dict of SQL literals (`null` when the card has no run yet). Read
-      by a query when the model executes, before its statement, so that the statement carries
-      them as constants (see int_inventory__stock_movements). Values travel as text: a
+      a dict of SQL literals (`null` when the card has no run yet). Every row a run writes
+      carries that run's stamps, and a run that touches a product rewrites it to its last
+      movement, so the rows with the latest computed_at hold them: one probe of the
+      (computed_at) index (inventory_ensure_index). Read by a query when the model executes,
+      before its statement, so that the statement carries them as constants (see
+      int_inventory__stock_movements). Values travel as text: a
       timestamptz keeps its microseconds and offset. In a dbt unit test `this` is the fixture, a
       CTE of the test's own query that no separate query can read: there each stamp is the same
       lookup as a scalar subquery of the model's statement instead.
@@ -199,7 +232,7 @@ $analyze_once$
         'computed_at': 'timestamptz',
     } -%}
     {%- set latest_run -%}
-        from {{ inventory_latest_movements(relation, columns=columns.keys() | list) }} as latest order by computed_at desc limit 1
+        from {{ relation }} as run order by run.computed_at desc limit 1
     {%- endset -%}
     {%- set stamps = {} -%}
     {%- for name, type in columns.items() -%}

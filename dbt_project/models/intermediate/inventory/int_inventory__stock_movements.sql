@@ -31,7 +31,8 @@
 --
 -- What a run reads from raw: the lines and transactions synced after the watermark the
 -- previous run read up to (minus var inventory_sync_overlap_minutes, default 60, for sync
--- transactions that committed late) and the lines of those transactions, by index (raw
+-- transactions that committed late; the rows stamped at the watermark itself were read:
+-- inventory_synced_since) and the lines of those transactions, by index (raw
 -- migration 0010: `_synced_at` on both mirrors, transaccion_id on the lines), then the
 -- candidates by primary key: the day's rows, not the history behind them. A deletion at the
 -- source leaves no `_synced_at`; the snapshot sync counts it in raw.sync_runs, and only after
@@ -42,8 +43,10 @@
 -- lines). Watermarks are stored on the rows each run writes and read back from the most
 -- recent run's rows; there is no other state. Indexes: item_id (unique; the
 -- delete+insert and the candidate lookups), (product_id, moved_at, transaction_id, item_id)
--- (latest state per product, restart positions, the marts' as-of lookups), and a partial one
--- on the lines not applied (marts.inventory_rejects). Deletions at the source are rare, so
+-- (latest state per product, restart positions, the marts' as-of lookups), computed_at (the
+-- previous run's stamps in one probe) and a partial one on the lines not applied
+-- (marts.inventory_rejects); the last two are created by the post-hook, so a card built
+-- before them gets them at its next run. Deletions at the source are rare, so
 -- the search for their lines scans the card instead of keeping an index on transaction_id.
 --
 -- Upgrade: cards built before the census stamps were replaced by the sync's record of
@@ -75,7 +78,7 @@
     ],
     post_hook=[
         "delete from {{ this }} where product_id is null;
-         {{ inventory_ensure_rejected_index(this) }};
+         {{ inventory_card_indexes(this) }};
          {{ inventory_analyze_once(this) }};
          {{ factory_persist_docs(this) }}",
     ]
@@ -141,7 +144,7 @@ movements as not materialized (
 changed_transactions as materialized (
     select transaction_id, synced_at
     from transactions
-    where synced_at > coalesce({{ last.transactions_read_through }}, '-infinity'::timestamptz) - {{ overlap }}
+    where {{ inventory_synced_since('synced_at', last.transactions_read_through, overlap) }}
 ),
 
 -- transactions folded earlier and since deleted at the source. The snapshot sync of the
@@ -160,7 +163,7 @@ deleted_transactions as materialized (
 changed_items as materialized (
     select i.item_id, i.synced_at
     from items as i
-    where i.synced_at > coalesce({{ last.items_read_through }}, '-infinity'::timestamptz) - {{ overlap }}
+    where {{ inventory_synced_since('i.synced_at', last.items_read_through, overlap) }}
     union
     -- per changed transaction, an index probe (LATERAL + offset 0: a hash join would read the
     -- whole mirror to find a day's lines)
