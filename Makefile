@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/snapshots dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 	cd dbt_project && FACTORY_DBT_HOST=localhost FACTORY_DBT_USER=postgres FACTORY_DBT_DBNAME=factory \
-	  ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+	  ../$(BIN)/factory-dbt parse --quiet --project-dir . --profiles-dir .
 
 setup: $(VENV)/.installed dbt_project/target/manifest.json
 

@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 
+from factory_assets.dbt_cli import dbt_executable  # noqa: E402
 from factory_assets.ingest.migrate import migrate  # noqa: E402
 from factory_assets.inventory.simulation import (  # noqa: E402
     ITEM_COLUMNS,
@@ -121,7 +122,7 @@ class Dbt:
 
     def __call__(self, *args: str) -> tuple[float, float]:
         """Run dbt; return (process wall seconds, dbt's elapsed seconds for the run)."""
-        exe = str(Path(sys.executable).with_name("dbt"))
+        exe = dbt_executable()
         cmd = [exe, *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
         cmd += [
             "--target-path",

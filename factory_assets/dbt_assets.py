@@ -35,6 +35,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from factory_assets.dbt_cli import dbt_executable
 from factory_assets.ingest.factory import SHARED_TABLE_KEYS
 from factory_assets.sql_sources.tables import TABLES as SQL_SOURCE_TABLES
 from factory_assets.tags import DBT_RUN_TAGS, PHASE_TAG, SHARED_SCOPE_TAG
@@ -48,14 +49,6 @@ PARTITIONS_META = "factory_partitions"  # model config meta key naming the model
 # those shared tables without changing the model, so such updates neither make it stale for the
 # automation nor pull it into that source's refresh runs (SHARED_SCOPE_TAG, ReadersOfSharedTables).
 SHARED_TABLES_META = "factory_shared_tables"
-
-
-def dbt_executable() -> str:
-    """The dbt next to this interpreter (the project venv), else whatever is on PATH."""
-    import sys
-
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
 
 
 def manifest_is_stale(manifest: Path) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
+from factory_assets.dbt_cli import dbt_executable
 from factory_assets.ingest.migrate import migrate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def run_dbt(
     (tests/test_dbt_unit_tests.py) runs every one of them once per suite instead of every
     scenario step re-running its domain's.
     """
-    cmd = [str(Path(sys.executable).with_name("dbt")), command, *args]
+    cmd = [dbt_executable(), command, *args]
     if command in ("build", "test") and not unit_tests:
         cmd += ["--exclude-resource-type", "unit_test"]
     if select:

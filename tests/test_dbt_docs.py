@@ -12,13 +12,12 @@ import json
 import re
 import socket
 import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from factory_assets.dbt_cli import dbt_executable
 from tests.dbt_harness import DBT_PROJECT, REPO, dbt_env, scratch_database
 
 MARTS = "marts"
@@ -28,7 +27,7 @@ MARTS = "marts"
 def manifest(tmp_path_factory) -> dict:
     target = tmp_path_factory.mktemp("dbt_parse")
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "parse", "--quiet", "--project-dir", str(DBT_PROJECT),
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT),
          "--profiles-dir", str(DBT_PROJECT), "--target-path", str(target), "--log-path", str(target / "logs")],
         cwd=REPO, env=dbt_env("factory"), capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -449,7 +449,7 @@ def test_marts_are_views_kept_across_runs_and_a_card_of_the_census_era_upgrades(
         " AND (indexname LIKE 'inventory\\_not\\_applied\\_%%' OR indexname LIKE 'inventory\\_run\\_stamps\\_%%')"
     )
     for index in _rows(dbname, made_by_hook):
-        _execute(dbname, ('DROP INDEX intermediate."%s"' % index["indexname"], ()))
+        _execute(dbname, (f'DROP INDEX intermediate."{index["indexname"]}"', ()))
     _insert(
         dbname,
         [(13, "VENTA", "2026-03-06 16:00", "COMPLETADA")],

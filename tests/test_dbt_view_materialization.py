@@ -19,12 +19,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from factory_assets.dbt_cli import dbt_executable
 from tests.dbt_harness import DBT_PROJECT, PG_HOST, PG_PORT, PG_USER, REPO, connect, rows, scratch_database
 
 MACRO = DBT_PROJECT / "macros" / "materializations" / "view.sql"
@@ -117,7 +117,7 @@ def project(tmp_path) -> dict:
 def _dbt(project: dict, command: str = "build", expect_ok: bool = True) -> str:
     root = project["root"]
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), command, "--project-dir", str(root), "--profiles-dir", str(root),
+        [dbt_executable(), command, "--project-dir", str(root), "--profiles-dir", str(root),
          "--no-use-colors"],
         cwd=REPO,
         env={**os.environ, "VIEWCHECK_DBNAME": project["db"], "DO_NOT_TRACK": "1"},
