@@ -481,6 +481,7 @@ def test_dockerfile_installs_the_project_and_parses_dbt(site, dockerfile):
     set_in_run = set(re.findall(r"\b([A-Z_]+)=\S+", parse))
     assert expected <= set_in_run, f"dbt parse lacks {sorted(expected - set_in_run)}"
     assert "DO_NOT_TRACK=1" in parse
+    assert re.search(r"\bfactory-dbt parse\b", parse)  # the platform's dbt command (factory_assets/dbt_cli.py)
     assert re.search(r"--project-dir\s+\S+", parse) or parse.lstrip().startswith("cd dbt_project")
 
 
