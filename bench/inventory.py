@@ -20,6 +20,10 @@ What it does, in one process run:
 6. with ``--check``: a ``--full-refresh`` of the stock card afterwards must give exactly the
    rows of the incremental run (every column but the run stamps).
 
+dbt runs as the platform runs it: ``factory-dbt`` (factory_assets/dbt_cli.py: dbt's CLI with the
+garbage collector tuned and compiled templates kept on disk; the untimed ``dbt parse`` fills that
+cache on a machine where it is empty).
+
 Timed: ``build`` = dbt's own elapsed time for the run (``run_results.json``: from the first model
 to the end of the on-run-end hook, i.e. the SQL work and dbt's per-model bookkeeping), and
 ``process`` = wall time of the whole ``dbt`` process (adds about 4-6 s of Python start-up and
