@@ -1,4 +1,5 @@
-"""``factory-dbt``: dbt's own command line, with Python's garbage collector tuned for it.
+"""``factory-dbt``: dbt's own command line, with Python's garbage collector tuned for it and the
+compiled Jinja templates kept on disk.
 
 Every dbt invocation of the platform goes through it (:func:`dbt_executable`: Dagster's dbt
 resource, ``factory docs``, ``make setup``, the tests and the benchmarks); its arguments, output,
@@ -9,10 +10,10 @@ manifest, a few hundred thousand Python objects that live until the process ends
 allocates many short-lived objects (Jinja rendering, events). CPython's cyclic garbage collector,
 with its default thresholds (700, 10, 10), runs a young collection every 700 net allocations and
 regularly walks the whole object graph again, the manifest included, although the manifest never
-becomes garbage. Measured on a night's inventory run (eight models; docs/benchmarks.md
-"Inventory", "Garbage collection"): about 0.1 s of dbt's 0.65 s between its first and last node,
-and 0.4-0.5 s of the 3.2 s process. With the thresholds below the same run takes 0.55 s, the
-process 2.8 s, for about 2 MB more memory.
+becomes garbage. Measured on a night's inventory run (eight models; docs/benchmarks.md,
+"Inventory"): six full collections per process, 0.36 s. With the thresholds below the process takes
+2.8-3.1 s instead of 3.2-3.3 s, and the run itself no longer loses up to 0.08 s when a full
+collection falls inside it, for 2-3 MB more memory.
 
 The collector still runs: young collections every 50,000 net allocations instead of 700, full
 ones after 10 million (and, as always, only once the long-lived objects have grown by a quarter),
