@@ -220,7 +220,12 @@ def test_the_sensor_never_sees_a_partly_written_drop(zone_url, tmp_path):
         watcher.start()
         with httpx.Client(base_url=base, timeout=60) as client:
             answers = [post(client, body) for _ in range(8)]
-        time.sleep(0.3)
+        # let the watcher reach the last drops (each ~1 MB read over SFTP): a fixed pause was too
+        # short on a loaded machine, and a drop not yet looked at proves nothing either way
+        written = {a.json()["path"] for a in answers if a.status_code == 202}
+        deadline = time.monotonic() + 30
+        while not written <= set(dict(seen)) and not errors and time.monotonic() < deadline:
+            time.sleep(0.1)
         stop.set()
         watcher.join(30)
     assert not errors and [a.status_code for a in answers] == [202] * 8
