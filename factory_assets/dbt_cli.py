@@ -69,6 +69,9 @@ def dbt_executable() -> str:
 TEMPLATE_CACHE_ENV = "FACTORY_DBT_TEMPLATE_CACHE"
 # a folder holding more entries than this is emptied (old macro versions accumulate over the years)
 TEMPLATE_CACHE_MAX_ENTRIES = 20_000
+# an entry is one template's compiled code (this project's largest: tens of KB); anything larger
+# than this is not one of ours and is compiled again instead of being read
+TEMPLATE_CACHE_MAX_ENTRY_BYTES = 4 * 1024 * 1024
 _FORMAT = "factory-dbt templates 1"  # bump when what an entry holds changes
 # the Jinja environment's settings that change the code a template compiles to
 _ENVIRONMENT_SETTINGS = (
@@ -112,9 +115,13 @@ class TemplateCache:
     def load(self, key: str) -> CodeType | None:
         """The code stored under ``key``; None when missing, truncated or altered (its digest)."""
         try:
-            data = (self.folder / key).read_bytes()
+            with open(self.folder / key, "rb") as entry:  # bounded: an oversized entry is a miss
+                data = entry.read(TEMPLATE_CACHE_MAX_ENTRY_BYTES + 1)
             payload = data[32:]
-            if len(data) <= 32 or hashlib.sha256(payload).digest() != data[:32]:
+            if (
+                not 32 < len(data) <= TEMPLATE_CACHE_MAX_ENTRY_BYTES
+                or hashlib.sha256(payload).digest() != data[:32]
+            ):
                 return None
             code = marshal.loads(payload)
         except (OSError, EOFError, ValueError, TypeError):
@@ -126,6 +133,10 @@ class TemplateCache:
         try:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             payload = marshal.dumps(code)
+            if len(payload) + 32 > TEMPLATE_CACHE_MAX_ENTRY_BYTES:
+                os.close(fd)
+                os.unlink(tmp)
+                return
             with os.fdopen(fd, "wb") as out:
                 out.write(hashlib.sha256(payload).digest() + payload)
             os.replace(tmp, self.folder / key)

@@ -103,7 +103,7 @@ def test_a_template_compiled_once_is_loaded_and_renders_the_same(tmp_path, compi
         _render("{% if %}")
 
 
-def test_a_damaged_entry_is_compiled_again(tmp_path, compile_hook):
+def test_a_damaged_entry_is_compiled_again(tmp_path, compile_hook, monkeypatch):
     folder = tmp_path / "templates"
     cache = dbt_cli.install_template_cache(folder)
     assert _render(TEMPLATE, who="ann", n=1) == "hello ANN 2"
@@ -115,6 +115,10 @@ def test_a_damaged_entry_is_compiled_again(tmp_path, compile_hook):
     assert cache.misses == 2 and cache.load(entry.name) is not None  # compiled and written again
     entry.write_bytes(data[:40])  # truncated
     assert cache.load(entry.name) is None
+    entry.write_bytes(data)
+    assert cache.load(entry.name) is not None
+    monkeypatch.setattr(dbt_cli, "TEMPLATE_CACHE_MAX_ENTRY_BYTES", len(data) - 1)
+    assert cache.load(entry.name) is None  # larger than an entry may be: not read
 
 
 def test_a_folder_that_cannot_be_used_leaves_dbt_as_it_is(tmp_path, compile_hook, monkeypatch):
