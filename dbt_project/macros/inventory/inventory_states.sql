@@ -14,11 +14,11 @@
       describe each product's state after its last movement before that instant, so movements
       dated after the as-of day (a replay of an earlier day, or clock skew) do not count.
 
-  inventory_latest_movements(movements, cutoff=none, columns=none)
-      One row per product of int_inventory__stock_movements (product_id and `columns`, else all
-      its columns): the product's last movement (before `cutoff` when given), i.e. the state the
-      product had reached. The marts name their columns: a view over `*` would pin every
-      column of the card (PostgreSQL refuses to drop a column a view depends on).
+  inventory_latest_movements(movements, cutoff, columns)
+      One row per product of int_inventory__stock_movements (product_id and `columns`): the
+      product's last movement before `cutoff`, i.e. the state the product had reached then.
+      The columns are named: a view over `*` would pin every column of the card (PostgreSQL
+      refuses to drop a column a view depends on).
       Uses the (product_id, moved_at, transaction_id, item_id) index twice per product: a
       recursive "loose index scan" lists the distinct products (min(product_id) > previous),
       then a backward index probe fetches each one's last row. A few thousand index probes
@@ -54,7 +54,7 @@
     (({{ as_of }} + 1)::timestamp at time zone {{ plant_timezone() }})
 {%- endmacro %}
 
-{% macro inventory_latest_movements(movements, cutoff=none, columns=none) -%}
+{% macro inventory_latest_movements(movements, cutoff, columns) -%}
 (
     with recursive moved_products (product_id) as (
         select min(product_id) from {{ movements }}
@@ -66,12 +66,10 @@
     select latest.*
     from moved_products as p
     cross join lateral (
-        select {% if columns %}m.product_id, {% for c in columns %}m.{{ c }}{{ ", " if not loop.last }}{% endfor %}{% else %}m.*{% endif %}
+        select m.product_id{% for c in columns %}, m.{{ c }}{% endfor %}
         from {{ movements }} as m
         where m.product_id = p.product_id
-        {%- if cutoff is not none %}
           and m.moved_at < {{ cutoff }}
-        {%- endif %}
         order by m.moved_at desc, m.transaction_id desc, m.item_id desc
         limit 1
     ) as latest
